@@ -1,0 +1,62 @@
+"""pydra_lite: typed, cached, parallel scientific tasks.
+
+Define tasks with ``python.define`` (and ``shell.define``, ``workflow.define``),
+split them over lists of values, and run them with
+``with Submitter(cache_dir=...) as sub: result = sub(task)``. This module only
+re-exports the public API; see the package's modules for the parts.
+"""
+
+from pydra_lite._version import __version__
+from pydra_lite.compose import python
+from pydra_lite.compose.python import output_dir
+from pydra_lite.engine.cache import default_cache_dir
+from pydra_lite.engine.result import Result
+from pydra_lite.engine.stores import Store, get_store, register_store
+from pydra_lite.engine.submitter import Submitter
+from pydra_lite.errors import (
+    CacheWarning,
+    ConnectionTypeError,
+    HashingError,
+    InputModifiedError,
+    PydraLiteError,
+    PydraLiteWarning,
+    StateError,
+    StoreError,
+    TaskFailedError,
+    TaskInputError,
+    WorkerError,
+    WorkflowError,
+)
+from pydra_lite.files import Directory, File
+from pydra_lite.hash import register_serializer
+from pydra_lite.workers.base import Worker, get_worker, register_worker
+
+__all__ = [
+    "CacheWarning",
+    "ConnectionTypeError",
+    "Directory",
+    "File",
+    "HashingError",
+    "InputModifiedError",
+    "PydraLiteError",
+    "PydraLiteWarning",
+    "Result",
+    "StateError",
+    "Store",
+    "StoreError",
+    "Submitter",
+    "TaskFailedError",
+    "TaskInputError",
+    "Worker",
+    "WorkerError",
+    "WorkflowError",
+    "__version__",
+    "default_cache_dir",
+    "get_store",
+    "get_worker",
+    "output_dir",
+    "python",
+    "register_serializer",
+    "register_store",
+    "register_worker",
+]

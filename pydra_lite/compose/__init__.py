@@ -1,0 +1,1 @@
+"""Defining tasks: python functions, shell commands and workflows."""

@@ -1,0 +1,285 @@
+"""The common base of every task class: typed fields, split and combine.
+
+A task class is an attrs class whose fields are the task's inputs; it is made by
+``python.define``, ``shell.define`` or ``workflow.define`` through
+:func:`make_task_class`. Instances are keyword-only, and every field is checked
+and coerced (:mod:`pydra_lite.typecheck`) both when the task is built and when a
+field is set. A mandatory input may stay unset until the task is submitted, so
+that ``Task().split(x=[...])`` and workflow nodes wired later both work; the
+submitter asks :meth:`Task._check_mandatory` before it runs anything.
+
+``split`` and ``combine`` return new task objects. A split field holds a
+:class:`StateArray` (a list of the field's element values); the splitter and
+combiner are kept beside the attrs fields, in the instance ``__dict__``.
+
+Running is the engine's job, which sits above this layer: ``task()`` goes
+through the runner that the engine registers with :func:`register_runner`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import attrs
+
+from pydra_lite.errors import StateError, TaskInputError
+from pydra_lite.hash import combine_digests
+from pydra_lite.state import State, lengths_of
+from pydra_lite.typecheck import coerce, type_name
+
+
+class _Unset:
+    """The value of a mandatory input that has not been given yet."""
+
+    _instance: ClassVar[_Unset | None] = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+"""Marks a mandatory input without a value (picklable as a singleton)."""
+
+
+class StateArray(list):  # type: ignore[type-arg]
+    """The values of a split field: one element per state along its dimension."""
+
+
+@attrs.frozen
+class InputSpec:
+    """One input field of a task class, before it becomes an attrs field."""
+
+    name: str
+    type: Any = Any
+    default: Any = UNSET
+    help: str = ""
+
+
+@attrs.frozen
+class OutputSpec:
+    """One output field of a task class."""
+
+    name: str
+    type: Any = Any
+    help: str = ""
+
+
+_Runner = Callable[..., Any]
+_RUNNER: list[_Runner] = []
+
+
+def register_runner(runner: _Runner) -> None:
+    """Install the function that ``task()`` calls (the engine does, at import).
+
+    Kept as an injection point so that this layer never imports the engine.
+    """
+    _RUNNER[:] = [runner]
+
+
+class Task:
+    """Base of every task class. Subclasses are made by the ``define`` functions."""
+
+    _kind: ClassVar[str] = "task"
+    _input_specs: ClassVar[tuple[InputSpec, ...]] = ()
+    _output_specs: ClassVar[tuple[OutputSpec, ...]] = ()
+    Outputs: ClassVar[type]
+    _op_hash: ClassVar[bytes | None] = None
+
+    def __init__(self, **inputs: Any) -> None:
+        unknown = set(inputs) - {spec.name for spec in self._input_specs}
+        if unknown:
+            raise _unknown_input_error(type(self), sorted(unknown))
+        self.__dict__["_splitter"] = None
+        self.__dict__["_combiner"] = ()
+        self.__attrs_init__(**inputs)  # type: ignore[attr-defined]
+
+    # -- splitting -----------------------------------------------------------
+    @property
+    def splitter(self) -> Any:
+        """The splitter expression given to :meth:`split`, or None."""
+        return self.__dict__.get("_splitter")
+
+    @property
+    def combiner(self) -> tuple[str, ...]:
+        """The names given to :meth:`combine`, in order."""
+        return self.__dict__.get("_combiner", ())
+
+    def split(self, splitter: Any = None, /, **values: Iterable[Any]) -> Self:
+        """Return a copy of this task split over the given lists of values.
+
+        Args:
+            splitter: a name, a list of names (outer product) or a tuple of
+                names (zipped); nestable. Defaults to the outer product of the
+                names given as keywords.
+            **values: the list of values of each split field.
+        """
+        name = type(self).__name__
+        if self.splitter is not None:
+            msg = f"{name} is already split by {self.splitter!r}; give every split field in one split() call"
+            raise StateError(msg)
+        if not values:
+            msg = f"{name}.split() needs the values to split over, e.g. split(x=[1, 2])"
+            raise StateError(msg)
+        if splitter is None:
+            splitter = next(iter(values)) if len(values) == 1 else list(values)
+        _check_split_names(type(self), values)
+        # An iterator (``dir.iterdir()``) is taken in full; lengths_of refuses
+        # a str, a set or a mapping, whose items would make a surprising split.
+        given = {k: list(v) if isinstance(v, Iterator) else v for k, v in values.items()}
+        lengths = lengths_of(given)
+        lists = {key: list(vals) for key, vals in given.items()}  # type: ignore[call-overload]
+        State.from_splitter(splitter, lengths)
+        new = copy.copy(self)
+        new.__dict__["_splitter"] = splitter
+        for key, vals in lists.items():
+            setattr(new, key, vals)
+        return new
+
+    def combine(self, names: str | Sequence[str]) -> Self:
+        """Return a copy of this task whose split results are grouped by ``names``."""
+        combiner = (names,) if isinstance(names, str) else tuple(names)
+        new = copy.copy(self)
+        new.__dict__["_combiner"] = combiner
+        return new
+
+    def _state(self) -> State:
+        """The state of this task alone (ignoring any upstream workflow state)."""
+        if self.splitter is None:
+            return State.empty()
+        lengths = {name: len(getattr(self, name)) for name in self.split_names()}
+        return State.from_splitter(self.splitter, lengths)
+
+    def split_names(self) -> tuple[str, ...]:
+        """Names of the fields this task is split over (not qualified)."""
+        return tuple(
+            spec.name
+            for spec in self._input_specs
+            if isinstance(getattr(self, spec.name), StateArray)
+        )
+
+    # -- values ----------------------------------------------------------------
+    def _inputs(self) -> dict[str, Any]:
+        """The current value of every input field, by name."""
+        return {spec.name: getattr(self, spec.name) for spec in self._input_specs}
+
+    def _check_mandatory(self) -> None:
+        """Raise TaskInputError naming the first mandatory input with no value."""
+        for spec in self._input_specs:
+            if getattr(self, spec.name) is UNSET:
+                cls = type(self).__name__
+                msg = (
+                    f"{cls}: mandatory input {spec.name!r} ({type_name(spec.type)}) "
+                    f"has no value; set it, e.g. {cls}({spec.name}=...)"
+                )
+                raise TaskInputError(
+                    msg, task=cls, field=spec.name, expected=type_name(spec.type)
+                )
+
+    @classmethod
+    def _operation_hash(cls) -> bytes:
+        """Digest of what this task does (its code or command), memoised."""
+        if cls.__dict__.get("_op_hash") is None:
+            cls._op_hash = combine_digests(
+                b"operation", cls._kind.encode(), cls._compute_operation_hash()
+            )
+        return cls._op_hash  # type: ignore[return-value]
+
+    @classmethod
+    def _compute_operation_hash(cls) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def _execute(cls, inputs: Mapping[str, Any], output_dir: Path) -> dict[str, Any]:
+        """Run the task once on concrete inputs; return its outputs by name."""
+        raise NotImplementedError
+
+    def __call__(self, **submitter_options: Any) -> Any:
+        """Run this task now and return its outputs (the engine's shorthand)."""
+        if not _RUNNER:
+            msg = "no runner registered; import pydra_lite to load the engine"
+            raise RuntimeError(msg)
+        return _RUNNER[0](self, **submitter_options)
+
+
+def _unknown_input_error(cls: type[Task], unknown: list[str]) -> TaskInputError:
+    known = ", ".join(spec.name for spec in cls._input_specs) or "none"
+    msg = f"{cls.__name__}: unknown input(s) {', '.join(map(repr, unknown))}; its inputs are: {known}"
+    return TaskInputError(msg, task=cls.__name__, field=unknown[0])
+
+
+def _check_split_names(cls: type[Task], values: Mapping[str, Any]) -> None:
+    unknown = sorted(set(values) - {spec.name for spec in cls._input_specs})
+    if unknown:
+        raise _unknown_input_error(cls, unknown)
+
+
+def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+    """attrs converter: check and coerce a field value when it is set."""
+    if value is UNSET or getattr(value, "_is_lazy", False):
+        return value
+    name = type(task).__name__
+    if task.__dict__.get("_splitter") is not None and isinstance(value, list):
+        return StateArray(
+            coerce(item, field.type, task=name, field=field.name) for item in value
+        )
+    return coerce(value, field.type, task=name, field=field.name)
+
+
+def make_task_class(
+    name: str,
+    base: type[Task],
+    inputs: Sequence[InputSpec],
+    outputs: Sequence[OutputSpec],
+    namespace: Mapping[str, Any] | None = None,
+    *,
+    doc: str = "",
+    module: str | None = None,
+) -> type[Task]:
+    """Build an attrs task class with typed, keyword-only, coerced inputs."""
+    converter = attrs.Converter(_convert_field, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]
+    fields = {
+        spec.name: attrs.field(
+            default=spec.default,
+            converter=converter,
+            type=spec.type,
+            metadata={"help": spec.help},
+        )
+        for spec in inputs
+    }
+    ns = dict(namespace or {})
+    ns.update(
+        _input_specs=tuple(inputs),
+        _output_specs=tuple(outputs),
+        Outputs=make_outputs_class(name, outputs),
+        __doc__=doc,
+    )
+    if module:
+        ns["__module__"] = module
+    cls = type(name, (base,), ns)
+    task_class = attrs.define(
+        cls, kw_only=True, slots=False, init=False, order=False, these=fields
+    )
+    task_class.__annotations__ = {spec.name: spec.type for spec in inputs}
+    return task_class  # type: ignore[no-any-return]
+
+
+def make_outputs_class(task_name: str, outputs: Sequence[OutputSpec]) -> type:
+    """The attrs class of a task's outputs: plain fields, checked by the engine."""
+    fields = {
+        spec.name: attrs.field(type=spec.type, metadata={"help": spec.help})
+        for spec in outputs
+    }
+    cls = attrs.make_class("Outputs", fields, kw_only=True, slots=True)
+    cls.__qualname__ = f"{task_name}.Outputs"
+    return cls

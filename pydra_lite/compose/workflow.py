@@ -1,0 +1,147 @@
+"""Workflows: a constructor function that adds tasks and wires their outputs.
+
+``workflow.define`` makes a task class from a constructor function, exactly as
+``python.define`` does from a function: inputs from its signature, outputs
+from ``outputs=`` or one ``out``. Building the workflow calls the constructor
+with the workflow's concrete input values, so it may branch and loop on them;
+an input fed by an outer workflow's node arrives as a :class:`LazyField`.
+Inside, ``workflow.add(task, name=None)`` records a node and returns its
+outputs as lazy fields; the constructor returns lazy fields (or a tuple of
+them, one per output) naming the workflow's outputs.
+
+A node is copied when added, and can only be fed by nodes added before it, so
+a cycle cannot be built.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from pydra_lite.compose.base import Task
+from pydra_lite.compose.lazy import LazyField, LazyOutputs
+from pydra_lite.compose.python import (
+    inputs_from_signature,
+    output_specs_from,
+    parse_docstring_args,
+)
+from pydra_lite.compose.base import make_task_class
+from pydra_lite.errors import WorkflowError
+from pydra_lite.hash import hash_function
+
+
+@attrs.frozen
+class Graph:
+    """What a workflow's constructor built: its nodes in order and its outputs."""
+
+    nodes: Mapping[str, Task]
+    outputs: Mapping[str, Any]
+
+
+class _Builder:
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        self.nodes: dict[str, Task] = {}
+
+
+_BUILDER: contextvars.ContextVar[_Builder] = contextvars.ContextVar("workflow_builder")
+
+
+def add(task: Task, name: str | None = None) -> LazyOutputs:
+    """Add ``task`` as a node of the workflow being built; return its lazy outputs."""
+    try:
+        builder = _BUILDER.get()
+    except LookupError:
+        msg = "workflow.add() can only be called inside a workflow.define constructor"
+        raise WorkflowError(msg) from None
+    name = name or type(task).__name__
+    if name in builder.nodes:
+        msg = (
+            f"workflow {builder.workflow}: a node named {name!r} exists already; "
+            f"give this one another name: workflow.add(task, name='{name}_2')"
+        )
+        raise WorkflowError(msg)
+    node = copy.copy(task)
+    builder.nodes[name] = node
+    return LazyOutputs(name, _downstream_types(node))
+
+
+def _downstream_types(task: Task) -> dict[str, Any]:
+    """Output types as a downstream input sees them (a list when combined)."""
+    combined = bool(task.combiner)
+    return {
+        spec.name: list[spec.type] if combined else spec.type  # type: ignore[name-defined]
+        for spec in task._output_specs
+    }
+
+
+class WorkflowTask(Task):
+    """Base of the task classes made by :func:`define`."""
+
+    _kind = "workflow"
+    _constructor: Callable[..., Any]
+
+    @classmethod
+    def _compute_operation_hash(cls) -> bytes:
+        return hash_function(cls._constructor)
+
+    def _build(self, inputs: Mapping[str, Any] | None = None) -> Graph:
+        """Run the constructor on ``inputs`` (default: this task's own values)."""
+        values = self._inputs() if inputs is None else dict(inputs)
+        builder = _Builder(type(self).__name__)
+        token = _BUILDER.set(builder)
+        try:
+            returned = type(self)._constructor(**values)
+        finally:
+            _BUILDER.reset(token)
+        return Graph(builder.nodes, self._outputs_from(returned))
+
+    def _outputs_from(self, returned: Any) -> dict[str, Any]:
+        names = [spec.name for spec in self._output_specs]
+        values = returned if len(names) > 1 else (returned,)
+        if not isinstance(values, tuple | list) or len(values) != len(names):
+            msg = (
+                f"workflow {type(self).__name__} declares outputs {names}; its "
+                f"constructor must return {len(names)} lazy field(s), got {returned!r}"
+            )
+            raise WorkflowError(msg)
+        return dict(zip(names, values, strict=True))
+
+
+def define(
+    wrapped: Callable[..., Any] | None = None,
+    /,
+    *,
+    outputs: Sequence[str] | Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Any:
+    """Make a workflow task class from a constructor function.
+
+    Args:
+        wrapped: the constructor; it calls :func:`add` and returns lazy fields.
+        outputs: output names (a tuple return is unpacked), or names to types.
+        name: the class name; defaults to the constructor's name.
+    """
+
+    def decorate(func: Callable[..., Any]) -> type[Task]:
+        helps = parse_docstring_args(func.__doc__ or "")
+        return make_task_class(
+            name or func.__name__,
+            WorkflowTask,
+            inputs_from_signature(func, helps),
+            output_specs_from(func, outputs),
+            {"_constructor": staticmethod(func)},
+            doc=func.__doc__ or "",
+            module=func.__module__,
+        )
+
+    return decorate if wrapped is None else decorate(wrapped)
+
+
+def is_lazy(value: Any) -> bool:
+    """Whether ``value`` is a lazy workflow field."""
+    return isinstance(value, LazyField)

@@ -1,0 +1,1 @@
+"""Running tasks: jobs, the cache, result stores, and the submitter."""

@@ -1,0 +1,82 @@
+"""What a submission returns: :class:`Result`, and the lazy list of state results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import attrs
+
+if TYPE_CHECKING:
+    from pydra_lite.engine.cache import Cache
+
+
+@attrs.define
+class Result:
+    """The outcome of running one task (or one split task, over all its states).
+
+    Attributes:
+        outputs: the task's ``Outputs``; for a split task every field is a list
+            in state order, nested as the combiner says; None when errored.
+        output_dir: the entry directory of this task (of the split node for a
+            split task): the same path on every rerun with the same inputs.
+        errored: True when this task, or any of its states, failed.
+        cached: True when everything came from the cache.
+        runtime: seconds the task ran (for a split: the wall time of the run).
+        errors: the ``_error.json`` record of each failed state.
+        states: for a split task, the Result of each state (loaded on access).
+        skipped: why this task did not run, when an upstream task failed.
+    """
+
+    outputs: Any
+    output_dir: Path
+    errored: bool = False
+    cached: bool = False
+    runtime: float = 0.0
+    errors: list[dict[str, Any]] = attrs.Factory(list)
+    states: Sequence[Result] | None = None
+    skipped: str | None = None
+
+    @property
+    def error_files(self) -> list[Path]:
+        """The ``_error.json`` file of every failed state."""
+        return [Path(err["output_dir"]) / "_error.json" for err in self.errors]
+
+
+class StateResults(Sequence[Result]):
+    """The Result of each state of a split task, read from the cache on access.
+
+    Holding checksums rather than results keeps a 100,000-state run small.
+    """
+
+    def __init__(self, cache: Cache, task_class: type, checksums: Sequence[str]) -> None:
+        self._cache = cache
+        self._task_class = task_class
+        self._checksums = checksums
+
+    def __len__(self) -> int:
+        return len(self._checksums)
+
+    @overload
+    def __getitem__(self, index: int) -> Result: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Result]: ...
+    def __getitem__(self, index: int | slice) -> Result | list[Result]:
+        if isinstance(index, slice):
+            return [self._load(ck) for ck in self._checksums[index]]
+        return self._load(self._checksums[index])
+
+    def __iter__(self) -> Iterator[Result]:
+        return (self._load(ck) for ck in self._checksums)
+
+    def _load(self, checksum: str) -> Result:
+        name = self._task_class.__name__
+        entry = self._cache.load(name, checksum)
+        if entry is not None:
+            outputs = self._task_class.Outputs(**entry.outputs)  # type: ignore[attr-defined]
+            return Result(outputs, entry.output_dir, cached=True)
+        directory = self._cache.entry_dir(name, checksum)
+        error = self._cache.read_error(name, checksum)
+        errors = [error] if error else []
+        return Result(None, directory, errored=True, errors=errors)

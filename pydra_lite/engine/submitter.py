@@ -1,0 +1,258 @@
+"""The Submitter: runs a task through the cache on a worker and returns a Result.
+
+Algorithm for one task object (a :class:`Node`):
+
+1. Check every input (a missing mandatory input raises before the cache is
+   touched) and compute the checksum of every state.
+2. A split task first looks up its split node's entry, which holds the gathered
+   outputs: a warm rerun reads that one file.
+3. Otherwise each state is looked up in the cache; the misses are sent to the
+   worker in batches, with at most ``worker.max_in_flight()`` batches
+   outstanding, so memory stays flat however many states there are.
+4. Outcomes are gathered in state order; when every state succeeded the split
+   node's entry is published, and the Result is returned (or
+   :class:`TaskFailedError` raised, listing every failed state's error file).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from pydra_lite.compose.base import Task, register_runner
+from pydra_lite.engine.cache import Cache, CacheSpec, default_cache_dir
+from pydra_lite.engine.graph import Node
+from pydra_lite.engine.job import Job, JobBatch, Outcome
+from pydra_lite.engine.result import Result, StateResults
+from pydra_lite.engine.stores import Store
+from pydra_lite.errors import TaskFailedError
+from pydra_lite.workers.base import Worker, get_worker
+
+PROGRESS_MIN_STATES = 50
+"""Runs with fewer states than this show no progress bar."""
+
+
+class Submitter:
+    """Runs tasks with a cache directory and a worker; use it as a context manager.
+
+    Args:
+        cache_dir: where entries are written; defaults to
+            :func:`~pydra_lite.engine.cache.default_cache_dir`.
+        worker: ``"serial"`` (alias ``"debug"``), ``"cf"``, ``"dask"``,
+            ``"slurm"``, a registered name, a dotted path, a Worker class or
+            instance.
+        readonly_caches: more cache roots searched after ``cache_dir``, never
+            written.
+        rerun: run every state again even when a valid entry exists.
+        store: the result store, ``"pickle"`` (default), ``"json"``, ``"nexus"``.
+        progress: show a progress bar; None shows one for long interactive runs.
+        **worker_options: passed to the worker, e.g. ``n_procs=4`` for ``cf``.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        worker: str | type[Worker] | Worker = "serial",
+        readonly_caches: Sequence[str | os.PathLike[str]] = (),
+        rerun: bool = False,
+        store: str | Store = "pickle",
+        progress: bool | None = None,
+        **worker_options: Any,
+    ) -> None:
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        readonly = tuple(Path(p) for p in readonly_caches)
+        self.cache = Cache(CacheSpec(root.absolute(), readonly, store))
+        self.worker = get_worker(worker, **worker_options)
+        self.rerun = rerun
+        self.progress = progress
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache.root
+
+    def __enter__(self) -> Submitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the worker's processes or cluster."""
+        self.worker.close()
+
+    def __call__(
+        self, task: Task, rerun: bool | None = None, raise_errors: bool = True
+    ) -> Result:
+        """Run ``task`` (all its states) and return its Result."""
+        node = Node(task)
+        rerun = self.rerun if rerun is None else rerun
+        result = _NodeRun(self, node, rerun).run()
+        if raise_errors and result.errored:
+            messages = [f"{e['task']}: {e['type']}: {e['message']}" for e in result.errors]
+            raise TaskFailedError(node.name, result.error_files, messages)
+        return result
+
+
+class _NodeRun:
+    """Runs the states of one node through the cache and the worker."""
+
+    def __init__(self, submitter: Submitter, node: Node, rerun: bool) -> None:
+        self.sub = submitter
+        self.cache = submitter.cache
+        self.node = node
+        self.rerun = rerun
+        self.names = [spec.name for spec in node.task_class._output_specs]
+
+    def run(self) -> Result:
+        start = time.perf_counter()
+        checksums = self.node.checksums()
+        if not self.node.is_split:
+            return self._single(checksums[0], start)
+        split_checksum = self.node.split_checksum(checksums)
+        entry = None if self.rerun else self.cache.load(self.node.name, split_checksum)
+        if entry is not None:
+            outputs = {k: v for k, v in entry.outputs.items() if k != "_states"}
+            return self._result(outputs, entry.output_dir, checksums, cached=True)
+        return self._split(checksums, split_checksum, start)
+
+    def _single(self, checksum: str, start: float) -> Result:
+        job = next(self.node.jobs([checksum]))
+        outcome = self._lookup(job) or self._submit([job]).result()[0]
+        outputs = None
+        if outcome.outputs is not None:
+            outputs = self.node.task_class.Outputs(**outcome.outputs)  # type: ignore[attr-defined]
+        errors = [outcome.error] if outcome.error else []
+        return Result(
+            outputs,
+            outcome.output_dir,
+            errored=outcome.errored,
+            cached=outcome.cached,
+            runtime=outcome.runtime if not outcome.cached else 0.0,
+            errors=errors,
+        )
+
+    def _split(self, checksums: list[str], split_checksum: str, start: float) -> Result:
+        gathered = {name: [None] * len(checksums) for name in self.names}
+        errors: list[dict[str, Any]] = []
+        all_cached = True
+        for index, outcome in self._outcomes(checksums):
+            all_cached &= outcome.cached
+            if outcome.error is not None:
+                errors.append(outcome.error)
+                continue
+            for name in self.names:
+                gathered[name][index] = outcome.outputs[name]  # type: ignore[index]
+        outputs = self.node.gather(gathered)
+        directory = self.cache.entry_dir(self.node.name, split_checksum)
+        if not errors:
+            directory = self._publish_split(split_checksum, outputs, checksums)
+        result = self._result(outputs, directory, checksums, cached=all_cached)
+        result.errors = errors
+        result.errored = bool(errors)
+        result.runtime = time.perf_counter() - start
+        return result
+
+    def _result(
+        self, outputs: dict[str, Any], directory: Path, checksums: list[str], cached: bool
+    ) -> Result:
+        states = StateResults(self.cache, self.node.task_class, checksums)
+        out = self.node.task_class.Outputs(**outputs)  # type: ignore[attr-defined]
+        return Result(out, directory, cached=cached, states=states)
+
+    def _publish_split(
+        self, split_checksum: str, outputs: dict[str, Any], checksums: list[str]
+    ) -> Path:
+        name = self.node.name
+        provenance = {
+            "task": name,
+            "checksum": split_checksum,
+            "splitter": repr(self.node.state.splitter),
+            "combiner": list(self.node.task.combiner),
+            "states": len(checksums),
+        }
+        with self.cache.lock(split_checksum):
+            directory = self.cache.prepare(name, split_checksum)
+            payload = {**outputs, "_states": checksums}
+            self.cache.publish(directory, split_checksum, payload, provenance)
+        return directory
+
+    def _outcomes(self, checksums: list[str]) -> Iterator[tuple[int, Outcome]]:
+        """Every state's outcome, cached ones first-come, others as batches end."""
+        worker = self.sub.worker
+        size = worker.batch_size(len(checksums))
+        in_flight: dict[Future[list[Outcome]], list[int]] = {}
+        batch: list[Job] = []
+        indices: list[int] = []
+        with _progress_bar(len(checksums), self.sub.progress) as bar:
+            for index, job in enumerate(self.node.jobs(checksums)):
+                found = self._lookup(job)
+                if found is not None:
+                    bar.update(1)
+                    yield index, found
+                    continue
+                batch.append(job)
+                indices.append(index)
+                if len(batch) >= size:
+                    in_flight[self._submit(batch)] = indices
+                    batch, indices = [], []
+                    while len(in_flight) >= worker.max_in_flight():
+                        yield from _drain(in_flight, bar, FIRST_COMPLETED)
+            if batch:
+                in_flight[self._submit(batch)] = indices
+            while in_flight:
+                yield from _drain(in_flight, bar, FIRST_COMPLETED)
+
+    def _lookup(self, job: Job) -> Outcome | None:
+        if self.rerun:
+            return None
+        entry = self.cache.load(self.node.name, job.checksum)
+        if entry is None:
+            return None
+        return Outcome(job.checksum, entry.output_dir, entry.outputs, cached=True)
+
+    def _submit(self, jobs: list[Job]) -> Future[list[Outcome]]:
+        worker = self.sub.worker
+        batch = JobBatch(
+            self.node.task_class, self.cache.spec, jobs, worker.name, self.rerun
+        )
+        return worker.submit(batch)
+
+
+def _drain(
+    in_flight: dict[Future[list[Outcome]], list[int]], bar: Any, when: str
+) -> Iterator[tuple[int, Outcome]]:
+    done, _ = wait(in_flight, return_when=when)
+    for future in done:
+        indices = in_flight.pop(future)
+        outcomes = future.result()
+        bar.update(len(outcomes))
+        yield from zip(indices, outcomes, strict=True)
+
+
+def _progress_bar(total: int, wanted: bool | None) -> Any:
+    """A tqdm bar on a terminal or in Jupyter; disabled otherwise."""
+    if wanted is None:
+        wanted = total >= PROGRESS_MIN_STATES and _is_interactive()
+    return tqdm(total=total, disable=not wanted, unit="state", leave=False)
+
+
+def _is_interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    return sys.stderr.isatty()
+
+
+def run_task(task: Task, **submitter_options: Any) -> Any:
+    """``task()``: run with a default Submitter and return the outputs."""
+    with Submitter(**submitter_options) as sub:
+        return sub(task).outputs
+
+
+register_runner(run_task)

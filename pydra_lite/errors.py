@@ -1,0 +1,134 @@
+"""The exception and warning tree of pydra_lite.
+
+Every error subclasses both :class:`PydraLiteError` and the builtin it behaves
+like, so ``except TypeError`` keeps working for callers who do not know us, and
+carries its context as attributes for callers who do::
+
+    PydraLiteError
+    ├── TaskInputError(TypeError)        wrong, unknown or missing task input
+    │   └── ConnectionTypeError          a workflow connection of the wrong type
+    ├── HashingError(TypeError)          a value with no deterministic digest
+    ├── StateError(ValueError)           a splitter or combiner that cannot work
+    ├── WorkflowError(ValueError)        a graph that cannot be built
+    ├── StoreError(ValueError)           a result store that cannot hold a value
+    ├── WorkerError(LookupError)         an unknown or unusable worker
+    ├── InputModifiedError(RuntimeError) a task changed one of its input files
+    └── TaskFailedError(RuntimeError)    one or more task states failed
+
+    PydraLiteWarning(UserWarning)
+    └── CacheWarning                     an unreadable cache entry, treated as a miss
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class PydraLiteError(Exception):
+    """Base of every error raised by pydra_lite."""
+
+
+class TaskInputError(PydraLiteError, TypeError):
+    """A task input is of the wrong type, unknown, or missing.
+
+    Attributes:
+        task: name of the task class.
+        field: name of the input field (None when the problem is not one field).
+        expected: the expected type, as text.
+        value: the offending value (``None`` for a missing input).
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        task: str,
+        field: str | None = None,
+        expected: str | None = None,
+        value: Any = None,
+    ) -> None:
+        super().__init__(msg)
+        self.task = task
+        self.field = field
+        self.expected = expected
+        self.value = value
+
+
+class ConnectionTypeError(TaskInputError):
+    """A lazy workflow output connected to an input of an incompatible type."""
+
+
+class HashingError(PydraLiteError, TypeError):
+    """A value cannot be hashed deterministically.
+
+    Attributes:
+        type_: the type that has no serializer.
+        field: the task field the value came from, when known.
+    """
+
+    def __init__(self, msg: str, *, type_: type, field: str | None = None) -> None:
+        super().__init__(msg)
+        self.type_ = type_
+        self.field = field
+
+
+class StateError(PydraLiteError, ValueError):
+    """A splitter or combiner is malformed or does not fit the values given."""
+
+
+class WorkflowError(PydraLiteError, ValueError):
+    """A workflow graph cannot be built (duplicate name, cycle, missing node)."""
+
+
+class StoreError(PydraLiteError, ValueError):
+    """A result store is unknown or cannot hold a value."""
+
+
+class WorkerError(PydraLiteError, LookupError):
+    """A worker name or object cannot be resolved to a usable worker."""
+
+
+class InputModifiedError(PydraLiteError, RuntimeError):
+    """A task modified one of its own input files while it ran.
+
+    Attributes:
+        task: name of the task class.
+        field: the input field whose contents changed.
+    """
+
+    def __init__(self, msg: str, *, task: str, field: str) -> None:
+        super().__init__(msg)
+        self.task = task
+        self.field = field
+
+
+class TaskFailedError(PydraLiteError, RuntimeError):
+    """One or more task states failed.
+
+    Attributes:
+        task: name of the task (or workflow) that was submitted.
+        error_files: the ``_error.json`` file of every failed state.
+        messages: a one-line summary of each failure, in the same order.
+    """
+
+    def __init__(
+        self, task: str, error_files: Sequence[Path], messages: Sequence[str]
+    ) -> None:
+        self.task = task
+        self.error_files = list(error_files)
+        self.messages = list(messages)
+        lines = [f"{task}: {len(self.error_files)} state(s) failed:"]
+        lines += [
+            f"  {msg}\n    see {path}" for msg, path in zip(messages, error_files)
+        ]
+        super().__init__("\n".join(lines))
+
+
+class PydraLiteWarning(UserWarning):
+    """Base of every warning issued by pydra_lite."""
+
+
+class CacheWarning(PydraLiteWarning):
+    """A cache entry was unreadable or invalid and was treated as a miss."""

@@ -1,0 +1,1 @@
+"""Where jobs run: the worker contract, its registry, and the built-in workers."""

@@ -1,0 +1,80 @@
+"""Fixtures shared by every test: an isolated cache and hash memo, no leaked registries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pydra_lite import files, hash
+from pydra_lite.engine import stores
+from pydra_lite.workers import base
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _registries() -> dict[str, object]:
+    return {
+        "workers": dict(base._REGISTRY),
+        "stores": dict(stores._STORES),
+        "serializers": dict(hash.bytes_repr.registry),
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the default cache and the persistent hash memo into ``tmp_path``."""
+    cache = tmp_path / "default-cache"
+    monkeypatch.setenv("PYDRA_LITE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(tmp_path / "hash-memo.sqlite"))
+    files.reset_memo()
+    before = _registries()
+    yield cache
+    files.reset_memo()
+    after = _registries()
+    # Lazily registered serializers (numpy, ...) may appear; none may vanish or change.
+    for name, entries in before.items():
+        for key, value in entries.items():  # type: ignore[attr-defined]
+            assert after[name].get(key) is value, f"{name} registry changed: {key}"  # type: ignore[attr-defined]
+    assert after["workers"] == before["workers"], "a test left a worker registered"
+    assert after["stores"] == before["stores"], "a test left a store registered"
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def run_script(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run Python source in a new process with the repo importable; return stdout."""
+
+    def run(
+        code: str, *args: str, env: dict[str, str] | None = None, check: bool = True
+    ):  # type: ignore[no-untyped-def]
+        script = tmp_path / f"script_{abs(hash_text(code))}.py"
+        script.write_text(code)
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, str(script), *args],
+            cwd=tmp_path,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"script failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    return run
+
+
+def hash_text(text: str) -> int:
+    import zlib
+
+    return zlib.crc32(text.encode())

@@ -1,0 +1,147 @@
+"""Cache entries: validity, corruption as a miss, locks that die with their process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from pydra_lite import CacheWarning, Submitter, python
+from pydra_lite.engine.cache import (
+    CACHE_FORMAT_VERSION,
+    Cache,
+    CacheSpec,
+    default_cache_dir,
+)
+from pydra_lite.engine.stores import write_atomic
+
+REPO = Path(__file__).resolve().parents[2]
+
+RUNS: list[int] = []
+
+
+@python.define
+def Double(x: int) -> int:
+    RUNS.append(x)
+    return 2 * x
+
+
+def run(cache_dir: Path, x: int = 1):  # type: ignore[no-untyped-def]
+    with Submitter(cache_dir=cache_dir) as sub:
+        return sub(Double(x=x))
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    RUNS.clear()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: b"",  # emptied by a power loss
+        lambda data: b"\x00garbage" + data,  # corrupt
+    ],
+    ids=["truncated", "empty", "corrupt"],
+)
+def test_damaged_result_is_a_miss_with_a_warning(cache_dir: Path, damage) -> None:  # type: ignore[no-untyped-def]
+    first = run(cache_dir)
+    path = first.output_dir / "_result.pkl"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.warns(CacheWarning, match="invalid cache entry"):
+        second = run(cache_dir)
+    assert RUNS == [1, 1] and not second.cached and second.outputs.out == 2
+    assert run(cache_dir).cached  # and the entry is whole again
+
+
+def test_result_written_for_another_checksum_is_a_miss(cache_dir: Path) -> None:
+    one, two = run(cache_dir, 1), run(cache_dir, 2)
+    (one.output_dir / "_result.pkl").write_bytes(
+        (two.output_dir / "_result.pkl").read_bytes()
+    )
+    with pytest.warns(CacheWarning, match="written for checksum"):
+        again = run(cache_dir, 1)
+    assert again.outputs.out == 2 and not again.cached
+
+
+def test_leftovers_of_a_killed_run_are_cleared_before_rerunning(
+    cache_dir: Path,
+) -> None:
+    first = run(cache_dir)
+    (first.output_dir / "_result.pkl").unlink()
+    (first.output_dir / "partial.tmp").write_text("half-written")
+    second = run(cache_dir)
+    assert not second.cached
+    assert not (second.output_dir / "partial.tmp").exists()
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "file.bin"
+    write_atomic(target, b"x" * 100_000)
+    assert target.read_bytes() == b"x" * 100_000
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_default_cache_dir_is_keyed_by_format_not_package_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYDRA_LITE_CACHE_DIR")
+    path = default_cache_dir()
+    assert path.name == f"cache-v{CACHE_FORMAT_VERSION}"
+    assert "pydra-lite" in str(path)
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from pydra_lite.engine.cache import Cache, CacheSpec
+cache = Cache(CacheSpec(Path(sys.argv[1])))
+with cache.lock(sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def _acquire_in_thread(cache: Cache, checksum: str) -> threading.Event:
+    acquired = threading.Event()
+
+    def take() -> None:
+        with cache.lock(checksum):
+            acquired.set()
+
+    threading.Thread(target=take, daemon=True).start()
+    return acquired
+
+
+def test_lock_excludes_another_process_and_dies_with_it(tmp_path: Path) -> None:
+    checksum = "ab" * 16
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path), checksum],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert (
+            holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        )
+        acquired = _acquire_in_thread(Cache(CacheSpec(tmp_path)), checksum)
+        assert not acquired.wait(0.5), "the lock did not exclude another process"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert acquired.wait(10), "a killed holder left a lock behind"
+    finally:
+        holder.kill()
+
+
+def test_lock_excludes_another_thread(tmp_path: Path) -> None:
+    cache, checksum = Cache(CacheSpec(tmp_path)), "cd" * 16
+    with cache.lock(checksum):
+        acquired = _acquire_in_thread(cache, checksum)
+        assert not acquired.wait(0.3)
+    assert acquired.wait(5)

@@ -1,0 +1,97 @@
+"""The contract every worker passes: subclass WorkerContract and give ``worker``.
+
+Each concrete worker's test module does::
+
+    class TestMyWorker(WorkerContract):
+        @pytest.fixture
+        def worker(self):
+            return "myworker", {"option": 1}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pydra_lite import Submitter, TaskFailedError, python
+
+
+@python.define
+def Inc(a: int) -> int:
+    return a + 1
+
+
+@python.define(outputs=["total", "product"])
+def Pair(a: int, b: int) -> tuple[int, int]:
+    return a + b, a * b
+
+
+@python.define
+def FailOdd(a: int) -> int:
+    if a % 2:
+        raise ValueError(f"odd {a}")
+    return a
+
+
+@python.define
+def Pid(a: int) -> int:
+    import os
+
+    return os.getpid()
+
+
+class WorkerContract:
+    """Behaviour shared by every worker; results must equal the serial worker's."""
+
+    @pytest.fixture
+    def worker(self) -> tuple[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+    def submit(
+        self, worker: tuple[Any, dict[str, Any]], cache_dir: Path, task: Any, **kw: Any
+    ):  # type: ignore[no-untyped-def]
+        name, options = worker
+        with Submitter(cache_dir=cache_dir, worker=name, **options) as sub:
+            return sub(task, **kw)
+
+    def test_single_task(self, worker, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
+        result = self.submit(worker, cache_dir, Inc(a=1))
+        assert result.outputs.out == 2 and not result.cached
+
+    def test_split_matches_serial_in_order_and_directories(
+        self, worker, tmp_path: Path
+    ) -> None:  # type: ignore[no-untyped-def]
+        task = Pair().split(["a", "b"], a=list(range(7)), b=[10, 20, 30])
+        here = self.submit(worker, tmp_path / "w", task)
+        serial = self.submit(("serial", {}), tmp_path / "s", task)
+        assert here.outputs.total == serial.outputs.total
+        assert here.outputs.product == serial.outputs.product
+        assert here.output_dir.name == serial.output_dir.name
+        assert [r.output_dir.name for r in here.states] == [
+            r.output_dir.name for r in serial.states
+        ]
+
+    def test_second_run_is_cached(self, worker, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
+        task = Inc().split(a=list(range(20)))
+        first = self.submit(worker, cache_dir, task)
+        second = self.submit(worker, cache_dir, task)
+        assert second.cached and not first.cached
+        assert second.outputs.out == list(range(1, 21))
+
+    def test_failed_states_are_errored_and_siblings_cached(
+        self, worker, cache_dir: Path
+    ) -> None:  # type: ignore[no-untyped-def]
+        task = FailOdd().split(a=list(range(6)))
+        result = self.submit(worker, cache_dir, task, raise_errors=False)
+        assert result.errored and len(result.errors) == 3
+        assert sorted(e["message"] for e in result.errors) == [
+            "odd 1",
+            "odd 3",
+            "odd 5",
+        ]
+        assert all(Path(f).exists() for f in result.error_files)
+        assert [r.cached for r in result.states[0::2]] == [True, True, True]
+        with pytest.raises(TaskFailedError, match="3 state"):
+            self.submit(worker, cache_dir, task)
