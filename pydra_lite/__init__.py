@@ -7,7 +7,7 @@ re-exports the public API; see the package's modules for the parts.
 """
 
 from pydra_lite._version import __version__
-from pydra_lite.compose import python
+from pydra_lite.compose import python, workflow
 from pydra_lite.compose.python import output_dir
 from pydra_lite.engine.cache import default_cache_dir
 from pydra_lite.engine.result import Result
@@ -59,4 +59,5 @@ __all__ = [
     "register_serializer",
     "register_store",
     "register_worker",
+    "workflow",
 ]

@@ -152,6 +152,14 @@ class State:
             flat = flat * dim.size + i
         return flat
 
+    def index_of(self, flat: int) -> tuple[int, ...]:
+        """The dimension indices of the state at position ``flat`` (inverse of flat_index)."""
+        index = []
+        for dim in reversed(self.dims):
+            flat, i = divmod(flat, dim.size)
+            index.append(i)
+        return tuple(reversed(index))
+
     def outer(self, other: State) -> State:
         """This state's dimensions followed by those of ``other`` not already here.
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
+from pydra_lite.compose.lazy import LazyField, check_connection
 from pydra_lite.errors import StateError, TaskInputError
 from pydra_lite.hash import combine_digests
 from pydra_lite.state import State, lengths_of
@@ -134,6 +135,7 @@ class Task:
         if splitter is None:
             splitter = next(iter(values)) if len(values) == 1 else list(values)
         _check_split_names(type(self), values)
+        _refuse_lazy_split(type(self), values)
         # An iterator (``dir.iterdir()``) is taken in full; lengths_of refuses
         # a str, a set or a mapping, whose items would make a surprising split.
         given = {k: list(v) if isinstance(v, Iterator) else v for k, v in values.items()}
@@ -224,11 +226,26 @@ def _check_split_names(cls: type[Task], values: Mapping[str, Any]) -> None:
         raise _unknown_input_error(cls, unknown)
 
 
+def _refuse_lazy_split(cls: type[Task], values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, LazyField):
+            msg = (
+                f"{cls.__name__}.split({key}=...) got the lazy output {value!r}; "
+                "splitting over another node's output is not supported: split "
+                "over a concrete list, or split the upstream node instead and let "
+                "this node inherit its states"
+            )
+            raise StateError(msg)
+
+
 def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
     """attrs converter: check and coerce a field value when it is set."""
-    if value is UNSET or getattr(value, "_is_lazy", False):
-        return value
     name = type(task).__name__
+    if value is UNSET:
+        return value
+    if isinstance(value, LazyField):
+        check_connection(value, name, field.name, field.type)
+        return value
     if task.__dict__.get("_splitter") is not None and isinstance(value, list):
         return StateArray(
             coerce(item, field.type, task=name, field=field.name) for item in value

@@ -22,14 +22,13 @@ from typing import Any
 
 import attrs
 
-from pydra_lite.compose.base import Task
+from pydra_lite.compose.base import Task, make_task_class
 from pydra_lite.compose.lazy import LazyField, LazyOutputs
 from pydra_lite.compose.python import (
     inputs_from_signature,
     output_specs_from,
     parse_docstring_args,
 )
-from pydra_lite.compose.base import make_task_class
 from pydra_lite.errors import WorkflowError
 from pydra_lite.hash import hash_function
 
@@ -43,8 +42,9 @@ class Graph:
 
 
 class _Builder:
-    def __init__(self, workflow: str) -> None:
+    def __init__(self, workflow: str, prefix: str) -> None:
         self.workflow = workflow
+        self.prefix = prefix
         self.nodes: dict[str, Task] = {}
 
 
@@ -58,7 +58,7 @@ def add(task: Task, name: str | None = None) -> LazyOutputs:
     except LookupError:
         msg = "workflow.add() can only be called inside a workflow.define constructor"
         raise WorkflowError(msg) from None
-    name = name or type(task).__name__
+    name = builder.prefix + (name or type(task).__name__)
     if name in builder.nodes:
         msg = (
             f"workflow {builder.workflow}: a node named {name!r} exists already; "
@@ -89,10 +89,10 @@ class WorkflowTask(Task):
     def _compute_operation_hash(cls) -> bytes:
         return hash_function(cls._constructor)
 
-    def _build(self, inputs: Mapping[str, Any] | None = None) -> Graph:
-        """Run the constructor on ``inputs`` (default: this task's own values)."""
-        values = self._inputs() if inputs is None else dict(inputs)
-        builder = _Builder(type(self).__name__)
+    def _build(self, prefix: str = "") -> Graph:
+        """Run the constructor on this task's inputs; node names get ``prefix``."""
+        values = self._inputs()
+        builder = _Builder(type(self).__name__, prefix)
         token = _BUILDER.set(builder)
         try:
             returned = type(self)._constructor(**values)

@@ -78,12 +78,12 @@ class FileRef:
 
 def _entry_relative(path: Path, entry: Path) -> str:
     """``path`` relative to ``entry`` when inside it (also through symlinks)."""
-    absolute = Path(os.path.abspath(path))
-    for candidate, base in ((absolute, Path(os.path.abspath(entry))), (None, None)):
-        if candidate is None or base is None:
-            candidate, base = absolute.resolve(), entry.resolve()
-        if candidate.is_relative_to(base):
-            return candidate.relative_to(base).as_posix()
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(entry))
+    if absolute.is_relative_to(base):
+        return absolute.relative_to(base).as_posix()
+    resolved, base = absolute.resolve(), base.resolve()
+    if resolved.is_relative_to(base):
+        return resolved.relative_to(base).as_posix()
     return str(absolute)
 
 

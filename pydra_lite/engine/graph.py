@@ -22,6 +22,14 @@ from pydra_lite.hash import combine_digests, hash_object
 from pydra_lite.state import State
 
 
+def state_checksum(task_class: type[Task], digests: dict[str, bytes]) -> str:
+    """``H("job", operation hash, (field, digest) for every field, sorted)`` in hex."""
+    parts: list[bytes] = []
+    for field in sorted(digests):
+        parts += (field.encode(), digests[field])
+    return combine_digests(b"job", task_class._operation_hash(), *parts).hex()
+
+
 class Node:
     """One task object, expanded into the jobs of its states."""
 
@@ -33,7 +41,6 @@ class Node:
         self.state = task._state()
         self.is_split = task.splitter is not None
         self._op_hash = self.task_class._operation_hash()
-        self._fields = sorted(spec.name for spec in self.task_class._input_specs)
         self._values = task._inputs()
         self._digests = {key: self._digest(key, val) for key, val in self._values.items()}
         self._split_dims = {
@@ -65,10 +72,7 @@ class Node:
         return digests  # type: ignore[return-value]
 
     def _checksum(self, digests: dict[str, bytes]) -> str:
-        parts: list[bytes] = []
-        for field in self._fields:
-            parts += (field.encode(), digests[field])
-        return combine_digests(b"job", self._op_hash, *parts).hex()
+        return state_checksum(self.task_class, digests)
 
     def split_checksum(self, state_checksums: Sequence[str]) -> str:
         """Checksum naming the entry that holds this split node's gathered outputs."""

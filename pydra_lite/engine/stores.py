@@ -128,5 +128,8 @@ def get_store(spec: str | Store) -> Store:
         raise StoreError(msg) from None
 
 
-_LAZY_STORES: dict[str, str] = {}
+_LAZY_STORES: dict[str, str] = {
+    "json": "pydra_lite.engine.json_store",
+    "nexus": "pydra_lite.engine.nexus_store",
+}
 """Stores defined in modules of their own, imported on first use by name."""

@@ -24,14 +24,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
+import attrs
 from tqdm.auto import tqdm
 
 from pydra_lite.compose.base import Task, register_runner
+from pydra_lite.compose.workflow import WorkflowTask
 from pydra_lite.engine.cache import Cache, CacheSpec, default_cache_dir
 from pydra_lite.engine.graph import Node
 from pydra_lite.engine.job import Job, JobBatch, Outcome
 from pydra_lite.engine.result import Result, StateResults
+from pydra_lite.engine.schedule import WorkflowRun
 from pydra_lite.engine.stores import Store
+from pydra_lite.engine.workflow import WorkflowGraph
 from pydra_lite.errors import TaskFailedError
 from pydra_lite.workers.base import Worker, get_worker
 
@@ -91,13 +95,25 @@ class Submitter:
         self, task: Task, rerun: bool | None = None, raise_errors: bool = True
     ) -> Result:
         """Run ``task`` (all its states) and return its Result."""
-        node = Node(task)
         rerun = self.rerun if rerun is None else rerun
-        result = _NodeRun(self, node, rerun).run()
+        if isinstance(task, WorkflowTask):
+            result = self._run_workflow(task, rerun)
+        else:
+            result = _NodeRun(self, Node(task), rerun).run()
         if raise_errors and result.errored:
             messages = [f"{e['task']}: {e['type']}: {e['message']}" for e in result.errors]
-            raise TaskFailedError(node.name, result.error_files, messages)
+            raise TaskFailedError(type(task).__name__, result.error_files, messages)
         return result
+
+    def _run_workflow(self, task: WorkflowTask, rerun: bool) -> Result:
+        if task.splitter is None:
+            return _run_graph(self, task, rerun)
+        node = Node(task)
+        per_state = [
+            _run_graph(self, attrs.evolve(task, **job.inputs), rerun)
+            for job in node.jobs(node.checksums())
+        ]
+        return _gather_workflow_states(node, per_state)
 
 
 class _NodeRun:
@@ -223,6 +239,50 @@ class _NodeRun:
             self.node.task_class, self.cache.spec, jobs, worker.name, self.rerun
         )
         return worker.submit(batch)
+
+
+def _run_graph(sub: Submitter, task: WorkflowTask, rerun: bool) -> Result:
+    """Run one (unsplit) workflow: its own entry first, then its graph on demand."""
+    task._check_mandatory()
+    graph = WorkflowGraph(task)
+    name, outputs_class = type(task).__name__, type(task).Outputs  # type: ignore[attr-defined]
+    entry = None if rerun else sub.cache.load(name, graph.checksum)
+    if entry is not None:
+        return Result(outputs_class(**entry.outputs), entry.output_dir, cached=True)
+    start = time.perf_counter()
+    run = WorkflowRun(graph, sub.cache, sub.worker, rerun)
+    run.run()
+    directory = sub.cache.entry_dir(name, graph.checksum)
+    if run.failed:
+        skipped = f"{len(run.skipped)} state(s) skipped: {sorted(set(run.skipped.values()))}"
+        return Result(None, directory, errored=True, errors=run.errors, skipped=skipped)
+    outputs = graph.output_values(run.outputs)
+    provenance = {"task": name, "checksum": graph.checksum, "nodes": list(graph.nodes)}
+    with sub.cache.lock(graph.checksum):
+        directory = sub.cache.prepare(name, graph.checksum)
+        sub.cache.publish(directory, graph.checksum, outputs, provenance)
+    runtime = time.perf_counter() - start
+    return Result(outputs_class(**outputs), directory, cached=run.executed == 0, runtime=runtime)
+
+
+def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
+    """One Result for a split workflow: outputs as lists over its states."""
+    names = [spec.name for spec in node.task_class._output_specs]
+    errors = [error for state in states for error in state.errors]
+    gathered = {
+        name: [getattr(s.outputs, name) if s.outputs else None for s in states]
+        for name in names
+    }
+    outputs = node.task_class.Outputs(**node.gather(gathered))  # type: ignore[attr-defined]
+    directory = states[0].output_dir.parent if states else Path()
+    return Result(
+        outputs,
+        directory,
+        errored=bool(errors),
+        cached=all(s.cached for s in states),
+        errors=errors,
+        states=states,
+    )
 
 
 def _drain(

@@ -1,0 +1,226 @@
+"""A workflow flattened into a graph of nodes, each with its states and checksums.
+
+Flattening runs the workflow's constructor, and the constructor of every
+nested workflow, so the graph holds only python and shell nodes, named by
+their path (``"Inner.add"``), in topological order (a node can only be fed by
+nodes added before it).
+
+States: a node's state is the outer product of the kept states of the nodes
+feeding it (a dimension shared through two paths counts once) and of its own
+split, its dimensions named ``"Node.field"``. Its combiner splits that state
+into *kept* dimensions, which a downstream node inherits, and *combined*
+ones, whose states a downstream node receives together as one list.
+
+The hash tree: the digest of an input fed by node U's output ``f`` is
+``H("lazy", key, f)``, where ``key`` is the checksum of the U state it comes
+from (or, when U combines, ``H("group", checksums of the combined states)``).
+Checksums are therefore known for the whole graph before anything runs, and
+no upstream value is ever hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydra_lite.compose.base import StateArray, Task
+from pydra_lite.compose.lazy import LazyField
+from pydra_lite.compose.workflow import WorkflowTask
+from pydra_lite.engine.graph import state_checksum
+from pydra_lite.engine.job import Job
+from pydra_lite.errors import WorkflowError
+from pydra_lite.hash import combine_digests, hash_object
+from pydra_lite.state import State
+
+
+class GraphNode:
+    """One python or shell node of a flattened workflow."""
+
+    def __init__(self, name: str, task: Task, built: Mapping[str, GraphNode]) -> None:
+        self.name = name
+        self.task = task
+        self.task_class = type(task)
+        values = task._inputs()
+        self.lazy = {f: v for f, v in values.items() if isinstance(v, LazyField)}
+        self.upstream = {f: _find(built, name, v) for f, v in self.lazy.items()}
+        self.state = self._make_state()
+        combiner = [_qualify(name, c) for c in task.combiner]
+        self.kept, self.combined = self.state.combine(combiner) if combiner else (self.state, State.empty())
+        self._values = values
+        self._positions = {f: _positions(self.state, up.kept) for f, up in self.upstream.items()}
+        self._own = {f: self.state.dim_of(f"{name}.{f}") for f in task.split_names()}
+        self._digests = {
+            f: _digest(f, v) for f, v in values.items() if f not in self.lazy
+        }
+        self.checksums = [self._checksum(index) for index in self.state.indices()]
+        self.groups = self._groups()
+        self.out_keys = [self._out_key(group) for group in self.groups]
+
+    def _make_state(self) -> State:
+        state = State.empty()
+        for up in self.upstream.values():
+            state = state.outer(up.kept)
+        own = self.task._state()
+        if own.dims:
+            splitter = _qualify_splitter(self.name, self.task.splitter)
+            lengths = {f"{self.name}.{d}": len(getattr(self.task, d)) for d in own.names}
+            state = state.outer(State.from_splitter(splitter, lengths))
+        return state
+
+    def upstream_index(self, field: str, index: tuple[int, ...]) -> int:
+        """The kept-state index of the upstream node feeding ``field``."""
+        up = self.upstream[field]
+        return up.kept.flat_index(tuple(index[p] for p in self._positions[field]))
+
+    def _input_digests(self, index: tuple[int, ...]) -> dict[str, bytes]:
+        digests: dict[str, bytes] = {}
+        for field, value in self._digests.items():
+            digests[field] = value[index[self._own[field]]] if field in self._own else value  # type: ignore[index,assignment]
+        for field, lazy in self.lazy.items():
+            key = self.upstream[field].out_keys[self.upstream_index(field, index)]
+            digests[field] = combine_digests(b"lazy", key, lazy.field.encode())
+        return digests
+
+    def _checksum(self, index: tuple[int, ...]) -> str:
+        return state_checksum(self.task_class, self._input_digests(index))
+
+    def _groups(self) -> list[list[int]]:
+        positions = _positions(self.state, self.kept)
+        groups: list[list[int]] = [[] for _ in range(self.kept.size)]
+        for flat, index in enumerate(self.state.indices()):
+            groups[self.kept.flat_index(tuple(index[p] for p in positions))].append(flat)
+        return groups
+
+    def _out_key(self, group: list[int]) -> bytes:
+        if not self.combined.dims:
+            return bytes.fromhex(self.checksums[group[0]])
+        return combine_digests(b"group", *(bytes.fromhex(self.checksums[s]) for s in group))
+
+    def dependencies(self, flat: int) -> Iterator[tuple[GraphNode, int]]:
+        """The (upstream node, kept index) pairs that state ``flat`` reads."""
+        index = self.state.index_of(flat)
+        for field in self.lazy:
+            yield self.upstream[field], self.upstream_index(field, index)
+
+    def job(self, flat: int, outputs: Mapping[str, list[dict[str, Any] | None]]) -> Job:
+        """The job of state ``flat``, its lazy inputs read from ``outputs``."""
+        index = self.state.index_of(flat)
+        inputs = {}
+        for field, value in self._values.items():
+            if field in self.lazy:
+                up = self.upstream[field]
+                inputs[field] = up.value(self.upstream_index(field, index), self.lazy[field].field, outputs)
+            elif field in self._own:
+                inputs[field] = value[index[self._own[field]]]
+            else:
+                inputs[field] = value
+        return Job(self.checksums[flat], inputs, self._input_digests(index))
+
+    def value(self, kept: int, field: str, outputs: Mapping[str, list[dict[str, Any] | None]]) -> Any:
+        """This node's output ``field`` at kept state ``kept`` (a list when combined)."""
+        states = outputs[self.name]
+        if not self.combined.dims:
+            return states[self.groups[kept][0]][field]  # type: ignore[index]
+        return [states[s][field] for s in self.groups[kept]]  # type: ignore[index]
+
+
+def _find(built: Mapping[str, GraphNode], name: str, lazy: LazyField) -> GraphNode:
+    try:
+        return built[lazy.node]
+    except KeyError:
+        msg = f"workflow node {name!r} is fed by {lazy!r}, but no node {lazy.node!r} was added before it"
+        raise WorkflowError(msg) from None
+
+
+def _digest(field: str, value: Any) -> bytes | list[bytes]:
+    if isinstance(value, StateArray):
+        return [hash_object(item, field=field) for item in value]
+    return hash_object(value, field=field)
+
+
+def _positions(state: State, part: State) -> list[int]:
+    return [state.dim_of(dim.names[0]) for dim in part.dims]
+
+
+def _qualify(node: str, name: str) -> str:
+    """``"a"`` → ``"Node.a"``; ``"Up.a"`` → ``"<prefix>Up.a"`` in a nested workflow."""
+    if "." not in name:
+        return f"{node}.{name}"
+    prefix = node.rsplit(".", 1)[0] + "." if "." in node else ""
+    return prefix + name
+
+
+def _qualify_splitter(node: str, splitter: Any) -> Any:
+    if isinstance(splitter, str):
+        return f"{node}.{splitter}"
+    qualified = [_qualify_splitter(node, part) for part in splitter]
+    return tuple(qualified) if isinstance(splitter, tuple) else qualified
+
+
+class WorkflowGraph:
+    """A workflow's nodes (flattened, in order) and its outputs."""
+
+    def __init__(self, workflow: WorkflowTask) -> None:
+        tasks, self.output_refs = _flatten(workflow, "")
+        self.nodes: dict[str, GraphNode] = {}
+        for name, task in tasks.items():
+            self.nodes[name] = GraphNode(name, task, self.nodes)
+        self.outputs = {
+            out: (self.nodes[ref.node], ref.field) for out, ref in self.output_refs.items()
+        }
+        fed = {up.name for node in self.nodes.values() for up in node.upstream.values()}
+        self.sinks = [node for name, node in self.nodes.items() if name not in fed]
+        self.checksum = self._checksum(workflow)
+
+    def _checksum(self, workflow: WorkflowTask) -> str:
+        parts: list[bytes] = []
+        for name, (node, field) in self.outputs.items():
+            parts += (name.encode(), field.encode(), *node.out_keys)
+        op_hash = type(workflow)._operation_hash()
+        return combine_digests(b"workflow", op_hash, *parts).hex()
+
+    def output_values(self, outputs: Mapping[str, list[dict[str, Any] | None]]) -> dict[str, Any]:
+        """The workflow's outputs: one value, or a list over a split node's kept states."""
+        values = {}
+        for name, (node, field) in self.outputs.items():
+            per_kept = [node.value(k, field, outputs) for k in range(node.kept.size)]
+            values[name] = per_kept if node.kept.dims else per_kept[0]
+        return values
+
+
+def _flatten(workflow: WorkflowTask, prefix: str) -> tuple[dict[str, Task], dict[str, LazyField]]:
+    """Nodes of ``workflow`` with nested workflows replaced by their own nodes."""
+    graph = workflow._build(prefix)
+    tasks: dict[str, Task] = {}
+    aliases: dict[tuple[str, str], LazyField] = {}
+    for name, task in graph.nodes.items():
+        task = _resolve_aliases(task, aliases)
+        if not isinstance(task, WorkflowTask):
+            tasks[name] = task
+            continue
+        if task.splitter is not None:
+            msg = f"nested workflow {name!r} is split; split the tasks inside it instead"
+            raise WorkflowError(msg)
+        inner, inner_outputs = _flatten(task, f"{name}.")
+        tasks.update(inner)
+        aliases.update({(name, f): lazy for f, lazy in inner_outputs.items()})
+    outputs = {k: aliases.get((v.node, v.field), v) for k, v in graph.outputs.items()}
+    _check_outputs(workflow, outputs)
+    return tasks, outputs
+
+
+def _resolve_aliases(task: Task, aliases: Mapping[tuple[str, str], LazyField]) -> Task:
+    for field, value in task._inputs().items():
+        if isinstance(value, LazyField) and (value.node, value.field) in aliases:
+            setattr(task, field, aliases[value.node, value.field])
+    return task
+
+
+def _check_outputs(workflow: WorkflowTask, outputs: Mapping[str, Any]) -> None:
+    for name, value in outputs.items():
+        if not isinstance(value, LazyField):
+            msg = (
+                f"workflow {type(workflow).__name__}: output {name!r} must be a node's "
+                f"lazy output (e.g. node.out), got {value!r}"
+            )
+            raise WorkflowError(msg)
