@@ -43,8 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pydra-lite", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_demo = commands.add_parser("demo", help="run a split task twice")
-    run_demo.add_argument("--cache-dir", type=Path, help="default: a new temporary directory")
-    run_demo.add_argument("--worker", default="serial", help="serial, cf, dask or slurm")
+    run_demo.add_argument(
+        "--cache-dir", type=Path, help="default: a new temporary directory"
+    )
+    run_demo.add_argument(
+        "--worker", default="serial", help="serial, cf, dask or slurm"
+    )
     commands.add_parser("cache-dir", help="print the default cache directory")
     args = parser.parse_args(argv)
     if args.command == "cache-dir":

@@ -121,7 +121,8 @@ class TaskFailedError(PydraLiteError, RuntimeError):
         self.messages = list(messages)
         lines = [f"{task}: {len(self.error_files)} state(s) failed:"]
         lines += [
-            f"  {msg}\n    see {path}" for msg, path in zip(messages, error_files)
+            f"  {msg}\n    see {path}"
+            for msg, path in zip(messages, error_files, strict=True)
         ]
         super().__init__("\n".join(lines))
 

@@ -138,7 +138,9 @@ class Task:
         _refuse_lazy_split(type(self), values)
         # An iterator (``dir.iterdir()``) is taken in full; lengths_of refuses
         # a str, a set or a mapping, whose items would make a surprising split.
-        given = {k: list(v) if isinstance(v, Iterator) else v for k, v in values.items()}
+        given = {
+            k: list(v) if isinstance(v, Iterator) else v for k, v in values.items()
+        }
         lengths = lengths_of(given)
         lists = {key: list(vals) for key, vals in given.items()}  # type: ignore[call-overload]
         State.from_splitter(splitter, lengths)

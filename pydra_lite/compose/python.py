@@ -140,7 +140,9 @@ def _define_from_function(
     )
 
 
-def _define_from_class(cls: type, *, name: str | None, version: str | None) -> type[Task]:
+def _define_from_class(
+    cls: type, *, name: str | None, version: str | None
+) -> type[Task]:
     func = cls.__dict__.get("function")
     if func is None:
         msg = f"python.define: class {cls.__name__} needs a static method 'function'"
@@ -155,7 +157,9 @@ def _define_from_class(cls: type, *, name: str | None, version: str | None) -> t
     out_cls = cls.__dict__.get("Outputs")
     if out_cls is not None:
         out_hints = typing.get_type_hints(out_cls)
-        output_specs = [OutputSpec(key, out_hints[key]) for key in out_cls.__annotations__]
+        output_specs = [
+            OutputSpec(key, out_hints[key]) for key in out_cls.__annotations__
+        ]
     else:
         output_specs = output_specs_from(func, None)
     return _make_python_class(
@@ -189,7 +193,9 @@ def inputs_from_signature(
             raise TypeError(msg)
         default = UNSET if param.default is param.empty else param.default
         annotation = hints.get(param.name, Any)
-        specs.append(InputSpec(param.name, annotation, default, helps.get(param.name, "")))
+        specs.append(
+            InputSpec(param.name, annotation, default, helps.get(param.name, ""))
+        )
     return specs
 
 
@@ -210,7 +216,11 @@ def output_specs_from(
 def _tuple_members(annotation: Any, count: int) -> list[Any]:
     """The member types of ``tuple[A, B]`` when it has ``count`` members, else Any."""
     args = typing.get_args(annotation)
-    if typing.get_origin(annotation) is tuple and len(args) == count and ... not in args:
+    if (
+        typing.get_origin(annotation) is tuple
+        and len(args) == count
+        and ... not in args
+    ):
         return list(args)
     if count == 1:
         return [annotation]

@@ -4,9 +4,12 @@ A store that cannot hold a value natively pickles it (cloudpickle) into an
 opaque blob, and gets the very same object back (ewoks' rule). Files are the
 exception: a pickled ``fileformats`` object would hold absolute paths, which
 break as soon as a cache directory is moved or mounted elsewhere. A
-:class:`FileRef` holds a file set's class and its paths instead, each path
-relative to the entry directory when the file is inside it, so that the entry
-still resolves after its directory was moved.
+:class:`FileRef` holds a file set's class and its paths instead. A path inside
+the cache root that holds the entry (the entry directory's parent) is stored
+relative to the entry directory: ``out.txt`` for the entry's own files,
+``../Other-<checksum>/out.txt`` for a file of another entry (a split node's
+gathered outputs, a file passed through a workflow). Any other path is stored
+absolute. So an entry still resolves after its cache directory was moved.
 
 On disk a class is its MIME-like name (``generic/file``, ``medimage/nifti-gz``)
 when fileformats can map that name back to the same class, else the class is
@@ -58,33 +61,41 @@ class FileRef:
     Attributes:
         type_: the MIME-like name of the class, or the pickled class.
         paths: one string per path, relative to the entry directory when the
-            path is inside it, absolute otherwise.
+            path is inside the entry's cache root, absolute otherwise.
     """
 
     type_: str | bytes
     paths: tuple[str, ...]
 
     @classmethod
-    def from_fileset(cls, fileset: FileSet, entry: Path) -> FileRef:
+    def from_fileset(cls, fileset: FileSet, entry: str) -> FileRef:
         """The reference to ``fileset`` as seen from the entry directory ``entry``."""
         paths = tuple(sorted(_entry_relative(path, entry) for path in fileset.fspaths))
         return cls(_class_ref(type(fileset)), paths)
 
-    def to_fileset(self, entry: Path) -> FileSet:
+    def to_fileset(self, entry: str) -> FileSet:
         """The file set at the entry's current location (it must exist)."""
         datatype = _class_from_ref(self.type_)
-        return datatype(*(entry / path for path in self.paths))  # type: ignore[no-any-return]
+        paths = (os.path.normpath(os.path.join(entry, path)) for path in self.paths)
+        return datatype(*paths)
 
 
-def _entry_relative(path: Path, entry: Path) -> str:
-    """``path`` relative to ``entry`` when inside it (also through symlinks)."""
-    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(entry))
-    if absolute.is_relative_to(base):
-        return absolute.relative_to(base).as_posix()
-    resolved, base = absolute.resolve(), base.resolve()
-    if resolved.is_relative_to(base):
-        return resolved.relative_to(base).as_posix()
-    return str(absolute)
+def _entry_relative(path: Path, entry: str) -> str:
+    """``path`` relative to ``entry`` when inside the entry's cache root."""
+    absolute, base = os.path.abspath(path), os.path.abspath(entry)
+    if _is_inside(absolute, os.path.dirname(base)):
+        return os.path.relpath(absolute, base)
+    resolved, base = os.path.realpath(absolute), os.path.realpath(base)
+    if _is_inside(resolved, os.path.dirname(base)):
+        return os.path.relpath(resolved, base)
+    return absolute
+
+
+def _is_inside(path: str, root: str) -> bool:
+    """Whether ``path`` is below ``root`` (never true for the filesystem root)."""
+    if os.path.dirname(root) == root:
+        return False
+    return os.path.commonpath((path, root)) == root
 
 
 def _class_ref(datatype: type[FileSet]) -> str | bytes:
@@ -111,8 +122,8 @@ def _mime_of(datatype: type[FileSet]) -> str | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _class_of(mime: str) -> type[FileSet]:
-    return from_mime(mime)  # type: ignore[no-any-return]
+def _class_of(mime: str) -> type:
+    return from_mime(mime)
 
 
 def _short(value: Any, limit: int = 80) -> str:

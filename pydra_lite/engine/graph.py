@@ -13,13 +13,13 @@ changing any value of any state changes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydra_lite.compose.base import StateArray, Task
+from pydra_lite.compose.lazy import LazyField
 from pydra_lite.engine.job import Job
 from pydra_lite.hash import combine_digests, hash_object
-from pydra_lite.state import State
 
 
 def state_checksum(task_class: type[Task], digests: dict[str, bytes]) -> str:
@@ -28,6 +28,23 @@ def state_checksum(task_class: type[Task], digests: dict[str, bytes]) -> str:
     for field in sorted(digests):
         parts += (field.encode(), digests[field])
     return combine_digests(b"job", task_class._operation_hash(), *parts).hex()
+
+
+def input_digests(
+    values: Mapping[str, Any],
+) -> tuple[dict[str, bytes], dict[str, list[bytes]]]:
+    """The digest of each concrete input, and of each element of each split one.
+
+    Lazy inputs are left out: their digests come from the hash tree.
+    """
+    fixed: dict[str, bytes] = {}
+    split: dict[str, list[bytes]] = {}
+    for field, value in values.items():
+        if isinstance(value, StateArray):
+            split[field] = [hash_object(item, field=field) for item in value]
+        elif not isinstance(value, LazyField):
+            fixed[field] = hash_object(value, field=field)
+    return fixed, split
 
 
 class Node:
@@ -42,15 +59,10 @@ class Node:
         self.is_split = task.splitter is not None
         self._op_hash = self.task_class._operation_hash()
         self._values = task._inputs()
-        self._digests = {key: self._digest(key, val) for key, val in self._values.items()}
+        self._fixed_digests, self._split_digests = input_digests(self._values)
         self._split_dims = {
             name: self.state.dim_of(name) for name in task.split_names()
         }
-
-    def _digest(self, field: str, value: Any) -> bytes | list[bytes]:
-        if isinstance(value, StateArray):
-            return [hash_object(item, field=field) for item in value]
-        return hash_object(value, field=field)
 
     def checksums(self) -> list[str]:
         """The checksum of every state, in state order."""
@@ -66,10 +78,10 @@ class Node:
             yield Job(checksum, inputs, self._state_digests(index))
 
     def _state_digests(self, index: tuple[int, ...]) -> dict[str, bytes]:
-        digests = dict(self._digests)
+        digests = dict(self._fixed_digests)
         for name, dim in self._split_dims.items():
-            digests[name] = self._digests[name][index[dim]]  # type: ignore[index]
-        return digests  # type: ignore[return-value]
+            digests[name] = self._split_digests[name][index[dim]]
+        return digests
 
     def _checksum(self, digests: dict[str, bytes]) -> str:
         return state_checksum(self.task_class, digests)

@@ -1,33 +1,34 @@
 """The ``json`` store: a job's outputs as readable JSON in ``_result.json``.
 
-The file is one object, ``{"format": 1, "checksum": "<hex>", "outputs": {...}}``,
-with one member per output. JSON-native values are written as themselves;
-every other value becomes a *marked* object whose ``"__pydra_lite__"`` member
-says how to read it back, so that a round trip returns objects of exactly the
-types that went in:
+The file is one strict JSON object (no ``NaN`` tokens), one line per output::
 
-===============================================  ==========================================
-value                                            written as
-===============================================  ==========================================
-None, bool, int, str, finite float               itself
-list                                             an array of its items
-dict with str keys (none of them the marker)     an object of its items
-nan, inf, -inf                                   ``{"__pydra_lite__": "float", "value": "nan"}``
-tuple                                            ``{..: "tuple", "items": [...]}``
-any other dict (non-str keys, the marker key)    ``{..: "dict", "items": [[key, value], ...]}``
-a fileformats file set                           ``{..: "file", "type": "generic/file",
-                                                 "paths": ["out.txt"]}``
-anything else (set, bytes, numpy, objects)       ``{..: "pickle", "data": "<base64 cloudpickle>"}``
-===============================================  ==========================================
+    {"format": 1, "checksum": "<hex>", "outputs": {
+     "count": 3,
+     "shape": {"__pydra_lite__": "tuple", "items": [2, 3]}
+    }}
 
-Items are encoded the same way, recursively. A file's paths are relative to
-the entry directory when the file is inside it, so a moved cache still works
-(see :mod:`pydra_lite.engine.encoding`); a file set whose class has no
-MIME-like name has ``"pickled_type"`` instead of ``"type"``.
+JSON-native values are written as themselves; every other value becomes a
+*marked* object whose ``"__pydra_lite__"`` member says how to read it back, so
+that a round trip returns objects of exactly the types that went in:
 
-Reading uses ``json.loads`` with an ``object_hook``: the C parser builds the
-document and calls back only for objects, bottom-up, and only marked objects
-cost more than a membership test.
+* None, bool, str, finite float, int (below 4000 digits): themselves;
+* list, and dict with str keys (none of them the marker): themselves, with
+  their items encoded in turn;
+* nan, inf, -inf: ``{"__pydra_lite__": "float", "value": "nan"}``;
+* tuple: ``{"__pydra_lite__": "tuple", "items": [...]}``;
+* any other dict (non-str keys, or the marker key):
+  ``{"__pydra_lite__": "dict", "items": [[key, value], ...]}``;
+* a fileformats file set: ``{"__pydra_lite__": "file", "type": "generic/file",
+  "paths": ["out.txt"]}``, paths relative to the entry directory when inside
+  the cache (see :mod:`pydra_lite.engine.encoding`), ``"pickled_type"``
+  (base64) for a class with no MIME-like name;
+* anything else (sets, bytes, numpy values, objects, self-referencing lists):
+  ``{"__pydra_lite__": "pickle", "data": "<base64 cloudpickle>"}``.
+
+Reading is ``json.loads`` with an ``object_hook``: the C parser builds the
+document and calls back for each object, bottom-up; an unmarked object costs a
+membership test. Writing walks the values once, and skips the walk for a list
+whose items are all finite floats, all ints, all strs or all bools.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydra_lite.engine.encoding import (
@@ -58,7 +59,7 @@ from pydra_lite.errors import StoreError
 MARKER = "__pydra_lite__"
 """The member that marks an object as an encoded value rather than a dict."""
 
-_MAX_INT_BITS = 8192  # about 2500 digits, below int()'s default limit of 4300
+_MAX_INT = 10**4000  # larger ints are pickled: int() refuses to parse > 4300 digits
 
 
 class JsonStore(Store):
@@ -67,15 +68,15 @@ class JsonStore(Store):
     name = "json"
     filename = "_result.json"
 
-    def dump(self, path: Path, checksum: str, outputs: dict[str, Any]) -> None:
-        encoded = _encode_outputs(outputs, path.parent)
+    def dump(self, path: str, checksum: str, outputs: dict[str, Any]) -> None:
+        encoded = _encode_outputs(outputs, os.path.dirname(path))
         write_atomic(path, _document(checksum, encoded))
 
-    def load(self, path: Path, checksum: str) -> dict[str, Any]:
+    def load(self, path: str, checksum: str) -> dict[str, Any]:
         with open(path, "rb") as stream:
             data = stream.read()
         try:
-            document = json.loads(data, object_hook=_decoder(path.parent))
+            document = json.loads(data, object_hook=_decoder(os.path.dirname(path)))
             fmt, found = document["format"], document["checksum"]
             outputs = document["outputs"]
         except Exception as exc:  # whatever a damaged file makes the decoder raise
@@ -90,7 +91,9 @@ def _document(checksum: str, outputs: dict[str, Any]) -> bytes:
         RESULT_FORMAT,
         _dumps(checksum),
     )
-    lines = [_dumps(name) + b": " + _dumps(value) for name, value in outputs.items()]
+    lines = [
+        b" " + _dumps(name) + b": " + _dumps(value) for name, value in outputs.items()
+    ]
     return head + b",\n".join(lines) + b"\n}}\n"
 
 
@@ -106,7 +109,7 @@ def _dumps(value: Any) -> bytes:
 # ---------------------------------------------------------------- encoding
 
 
-def _encode_outputs(outputs: dict[str, Any], entry: Path) -> dict[str, Any]:
+def _encode_outputs(outputs: dict[str, Any], entry: str) -> dict[str, Any]:
     """The JSON value of each output; a StoreError names the output."""
     encoded = {}
     for name, value in outputs.items():
@@ -118,14 +121,14 @@ def _encode_outputs(outputs: dict[str, Any], entry: Path) -> dict[str, Any]:
     return encoded
 
 
-def _encode_or_pickle(value: Any, entry: Path) -> Any:
+def _encode_or_pickle(value: Any, entry: str) -> Any:
     try:
         return _encode(value, entry)
     except RecursionError:  # a self-referencing or very deep structure
         return _encode_pickle(value, entry)
 
 
-def _encode(value: Any, entry: Path) -> Any:
+def _encode(value: Any, entry: str) -> Any:
     encoder = _ENCODERS.get(type(value))
     if encoder is not None:
         return encoder(value, entry)
@@ -134,45 +137,65 @@ def _encode(value: Any, entry: Path) -> Any:
     return _encode_pickle(value, entry)
 
 
-def _as_is(value: Any, entry: Path) -> Any:
+def _as_is(value: Any, entry: str) -> Any:
     return value
 
 
-def _encode_int(value: int, entry: Path) -> Any:
-    if value.bit_length() <= _MAX_INT_BITS:
+def _encode_int(value: int, entry: str) -> Any:
+    if -_MAX_INT < value < _MAX_INT:
         return value
-    return _encode_pickle(value, entry)  # Python refuses to parse > 4300 digits
+    return _encode_pickle(value, entry)
 
 
-def _encode_float(value: float, entry: Path) -> Any:
+def _encode_float(value: float, entry: str) -> Any:
     if math.isfinite(value):
         return value
     return {MARKER: "float", "value": repr(value)}
 
 
-def _encode_list(value: list[Any], entry: Path) -> list[Any]:
+def _encode_list(value: list[Any], entry: str) -> list[Any]:
+    if _is_plain(value):
+        return value
     return [_encode(item, entry) for item in value]
 
 
-def _encode_tuple(value: tuple[Any, ...], entry: Path) -> dict[str, Any]:
+def _is_plain(items: list[Any]) -> bool:
+    """Whether the items are all of one JSON scalar type and need no encoding.
+
+    A fast path for long lists of numbers or strings: the checks run in C.
+    """
+    kinds = set(map(type, items))
+    if len(kinds) != 1:
+        return False
+    (kind,) = kinds
+    if kind is str or kind is bool:
+        return True
+    if kind is float:
+        return all(map(math.isfinite, items))
+    if kind is int:
+        return -_MAX_INT < min(items) and max(items) < _MAX_INT
+    return False
+
+
+def _encode_tuple(value: tuple[Any, ...], entry: str) -> dict[str, Any]:
     return {MARKER: "tuple", "items": [_encode(item, entry) for item in value]}
 
 
-def _encode_dict(value: dict[Any, Any], entry: Path) -> dict[str, Any]:
+def _encode_dict(value: dict[Any, Any], entry: str) -> dict[str, Any]:
     if MARKER not in value and all(type(key) is str for key in value):
         return {key: _encode(item, entry) for key, item in value.items()}
     items = [[_encode(key, entry), _encode(item, entry)] for key, item in value.items()]
     return {MARKER: "dict", "items": items}
 
 
-def _encode_file(value: Any, entry: Path) -> dict[str, Any]:
+def _encode_file(value: Any, entry: str) -> dict[str, Any]:
     ref = FileRef.from_fileset(value, entry)
     if isinstance(ref.type_, str):
         return {MARKER: "file", "type": ref.type_, "paths": list(ref.paths)}
     return {MARKER: "file", "pickled_type": _b64(ref.type_), "paths": list(ref.paths)}
 
 
-def _encode_pickle(value: Any, entry: Path) -> dict[str, Any]:
+def _encode_pickle(value: Any, entry: str) -> dict[str, Any]:
     return {MARKER: "pickle", "data": _b64(pickle_value(value))}
 
 
@@ -180,7 +203,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-_ENCODERS: dict[type, Callable[[Any, Path], Any]] = {
+_ENCODERS: dict[type, Callable[[Any, str], Any]] = {
     str: _as_is,
     int: _encode_int,
     bool: _as_is,
@@ -195,7 +218,7 @@ _ENCODERS: dict[type, Callable[[Any, Path], Any]] = {
 # ---------------------------------------------------------------- decoding
 
 
-def _decoder(entry: Path) -> Callable[[dict[str, Any]], Any]:
+def _decoder(entry: str) -> Callable[[dict[str, Any]], Any]:
     """The ``object_hook`` that decodes marked objects of the entry ``entry``."""
 
     def hook(obj: dict[str, Any]) -> Any:
@@ -206,28 +229,28 @@ def _decoder(entry: Path) -> Callable[[dict[str, Any]], Any]:
     return hook
 
 
-def _decode_float(obj: dict[str, Any], entry: Path) -> float:
+def _decode_float(obj: dict[str, Any], entry: str) -> float:
     return float(obj["value"])
 
 
-def _decode_tuple(obj: dict[str, Any], entry: Path) -> tuple[Any, ...]:
+def _decode_tuple(obj: dict[str, Any], entry: str) -> tuple[Any, ...]:
     return tuple(obj["items"])
 
 
-def _decode_dict(obj: dict[str, Any], entry: Path) -> dict[Any, Any]:
+def _decode_dict(obj: dict[str, Any], entry: str) -> dict[Any, Any]:
     return {key: item for key, item in obj["items"]}
 
 
-def _decode_file(obj: dict[str, Any], entry: Path) -> Any:
+def _decode_file(obj: dict[str, Any], entry: str) -> Any:
     type_ = obj["type"] if "type" in obj else base64.b64decode(obj["pickled_type"])
     return FileRef(type_, tuple(obj["paths"])).to_fileset(entry)
 
 
-def _decode_pickle(obj: dict[str, Any], entry: Path) -> Any:
+def _decode_pickle(obj: dict[str, Any], entry: str) -> Any:
     return unpickle_value(base64.b64decode(obj["data"]))
 
 
-_DECODERS: dict[str, Callable[[dict[str, Any], Path], Any]] = {
+_DECODERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
     "float": _decode_float,
     "tuple": _decode_tuple,
     "dict": _decode_dict,

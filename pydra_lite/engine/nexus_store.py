@@ -27,7 +27,7 @@ list, tuple       a 1-d dataset with attr ``item_type`` when every item is an
                   an NXcollection with children ``0``, ``1``, ...
 dict              an NXcollection, one child per key
 file              a 1-d string dataset of paths (relative to the entry when
-                  inside it) with attr ``file_type`` (MIME-like) or
+                  inside the cache) with attr ``file_type`` (MIME-like) or
                   ``pickled_file_type``
 pickle            an opaque scalar dataset (``numpy.void``) of cloudpickle bytes
 ================  =========================================================
@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,13 @@ from pydra_lite.engine.encoding import (
     pickle_value,
     unpickle_value,
 )
-from pydra_lite.engine.stores import RESULT_FORMAT, InvalidEntry, Store, _checked, register_store
+from pydra_lite.engine.stores import (
+    RESULT_FORMAT,
+    InvalidEntry,
+    Store,
+    _checked,
+    register_store,
+)
 from pydra_lite.errors import StoreError
 
 try:
@@ -81,37 +87,48 @@ class NexusStore(Store):
     name = "nexus"
     filename = "_result.h5"
 
-    def dump(self, path: Path, checksum: str, outputs: dict[str, Any]) -> None:
-        tmp = Path(f"{path}.{os.getpid()}.tmp")
+    def dump(self, path: str, checksum: str, outputs: dict[str, Any]) -> None:
+        tmp = f"{path}.{os.getpid()}.tmp"
         try:
             with h5py.File(tmp, "w", locking=False) as handle:
                 _write_header(handle, checksum)
                 results = _group(handle, "results", "NXentry")
-                _write_outputs(results, outputs, path.parent)
+                _write_outputs(results, outputs, os.path.dirname(path))
             os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        finally:  # after a failure: leave no temporary file behind
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
 
-    def load(self, path: Path, checksum: str) -> dict[str, Any]:
-        try:
-            handle = h5py.File(path, "r", locking=False)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:  # h5py raises OSError for a damaged file
-            raise InvalidEntry(_unreadable(path, exc)) from exc
-        with handle:
-            try:
-                fmt, found = handle.attrs.get("format"), handle.attrs.get("checksum")
-            except Exception as exc:
-                raise InvalidEntry(_unreadable(path, exc)) from exc
+    def load(self, path: str, checksum: str) -> dict[str, Any]:
+        with _open(path) as handle:
+            fmt, found = _read_header(handle, path)
             _checked(path, checksum, fmt, found, {})
             try:
-                return _read_dict(handle["results"], path.parent)
-            except Exception as exc:
+                return _read_dict(handle["results"], os.path.dirname(path))
+            except Exception as exc:  # a damaged object: h5py raises many kinds
                 raise InvalidEntry(_unreadable(path, exc)) from exc
 
 
-def _unreadable(path: Path, exc: Exception) -> str:
+def _open(path: str) -> Any:
+    """The HDF5 file at ``path``, for reading; FileNotFoundError if there is none."""
+    try:
+        return h5py.File(path, "r", locking=False)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # OSError for a truncated or corrupt file
+        raise InvalidEntry(_unreadable(path, exc)) from exc
+
+
+def _read_header(handle: Any, path: str) -> tuple[Any, Any]:
+    """The result format and the checksum the file was written for."""
+    try:
+        fmt, found = handle.attrs.get("format"), handle.attrs.get("checksum")
+    except Exception as exc:
+        raise InvalidEntry(_unreadable(path, exc)) from exc
+    return (fmt.item() if isinstance(fmt, np.generic) else fmt), found
+
+
+def _unreadable(path: str, exc: Exception) -> str:
     return f"{path}: unreadable ({type(exc).__name__}: {exc})"
 
 
@@ -130,14 +147,14 @@ def _write_header(handle: Any, checksum: str) -> None:
     )
 
 
-def _write_outputs(results: Any, outputs: dict[str, Any], entry: Path) -> None:
+def _write_outputs(results: Any, outputs: dict[str, Any], entry: str) -> None:
     """One child of ``results`` per output; a StoreError names the output."""
     for name, value in outputs.items():
         if not _is_name(name):
             msg = f"output {name!r} cannot be an HDF5 name; rename the output"
             raise StoreError(msg)
         try:
-            _write(results, name, value, entry)
+            _write_or_pickle(results, name, value, entry)
         except StoreError as exc:
             msg = f"output {name!r}: {exc}"
             raise StoreError(msg) from exc
@@ -146,7 +163,16 @@ def _write_outputs(results: Any, outputs: dict[str, Any], entry: Path) -> None:
 # ---------------------------------------------------------------- writing
 
 
-def _write(group: Any, name: str, value: Any, entry: Path) -> None:
+def _write_or_pickle(group: Any, name: str, value: Any, entry: str) -> None:
+    try:
+        _write(group, name, value, entry)
+    except RecursionError:  # a self-referencing or very deep structure
+        if name in group:
+            del group[name]
+        _write_pickle(group, name, value, entry)
+
+
+def _write(group: Any, name: str, value: Any, entry: str) -> None:
     writer = _WRITERS.get(type(value))
     if writer is not None:
         writer(group, name, value, entry)
@@ -158,29 +184,29 @@ def _write(group: Any, name: str, value: Any, entry: Path) -> None:
         _write_pickle(group, name, value, entry)
 
 
-def _write_scalar(group: Any, name: str, value: bool | float, entry: Path) -> None:
+def _write_scalar(group: Any, name: str, value: bool | float, entry: str) -> None:
     _dataset(group, name, value, type(value).__name__)
 
 
-def _write_int(group: Any, name: str, value: int, entry: Path) -> None:
+def _write_int(group: Any, name: str, value: int, entry: str) -> None:
     if _INT64.min <= value <= _INT64.max:
         _dataset(group, name, np.int64(value), "int")
     else:
         _write_pickle(group, name, value, entry)
 
 
-def _write_str(group: Any, name: str, value: str, entry: Path) -> None:
+def _write_str(group: Any, name: str, value: str, entry: str) -> None:
     if _is_text(value):
         _dataset(group, name, value, "str", dtype=h5py.string_dtype())
     else:
         _write_pickle(group, name, value, entry)
 
 
-def _write_none(group: Any, name: str, value: None, entry: Path) -> None:
+def _write_none(group: Any, name: str, value: None, entry: str) -> None:
     _dataset(group, name, h5py.Empty("i1"), "None")
 
 
-def _write_array(group: Any, name: str, value: np.ndarray, entry: Path) -> None:
+def _write_array(group: Any, name: str, value: np.ndarray, entry: str) -> None:
     kind = value.dtype.kind
     if kind in _NATIVE_KINDS:
         _dataset(group, name, value, "numpy.ndarray")
@@ -200,7 +226,7 @@ def _utf8(array: np.ndarray) -> np.ndarray | None:
 
 
 def _write_sequence(
-    group: Any, name: str, value: list[Any] | tuple[Any, ...], entry: Path
+    group: Any, name: str, value: list[Any] | tuple[Any, ...], entry: str
 ) -> None:
     kind = type(value).__name__
     item_type = _uniform_item_type(value)
@@ -215,7 +241,7 @@ def _write_sequence(
         _write_pickle(group, name, value, entry)
 
 
-def _write_dict(group: Any, name: str, value: dict[Any, Any], entry: Path) -> None:
+def _write_dict(group: Any, name: str, value: dict[Any, Any], entry: str) -> None:
     if len(value) <= MAX_CHILDREN and all(_is_name(key) for key in value):
         collection = _group(group, name, "NXcollection", "dict")
         for key, item in value.items():
@@ -224,7 +250,7 @@ def _write_dict(group: Any, name: str, value: dict[Any, Any], entry: Path) -> No
         _write_pickle(group, name, value, entry)
 
 
-def _write_file(group: Any, name: str, value: Any, entry: Path) -> None:
+def _write_file(group: Any, name: str, value: Any, entry: str) -> None:
     ref = FileRef.from_fileset(value, entry)
     if not all(_is_text(path) for path in ref.paths):
         _write_pickle(group, name, value, entry)
@@ -237,7 +263,7 @@ def _write_file(group: Any, name: str, value: Any, entry: Path) -> None:
         node.attrs["pickled_file_type"] = np.void(ref.type_)
 
 
-def _write_pickle(group: Any, name: str, value: Any, entry: Path) -> None:
+def _write_pickle(group: Any, name: str, value: Any, entry: str) -> None:
     _dataset(group, name, np.void(pickle_value(value)), "pickle")
 
 
@@ -280,7 +306,9 @@ def _is_text(text: str) -> bool:
 
 def _is_name(key: Any) -> bool:
     """Whether ``key`` can name an HDF5 group member exactly."""
-    return type(key) is str and key not in ("", ".") and "/" not in key and _is_text(key)
+    return (
+        type(key) is str and key not in ("", ".") and "/" not in key and _is_text(key)
+    )
 
 
 _ITEM_DTYPES: dict[str, Any] = {
@@ -290,7 +318,7 @@ _ITEM_DTYPES: dict[str, Any] = {
     "str": h5py.string_dtype(),
 }
 
-_WRITERS: dict[type, Callable[[Any, str, Any, Path], None]] = {
+_WRITERS: dict[type, Callable[[Any, str, Any, str], None]] = {
     bool: _write_scalar,
     float: _write_scalar,
     int: _write_int,
@@ -306,29 +334,29 @@ _WRITERS: dict[type, Callable[[Any, str, Any, Path], None]] = {
 # ---------------------------------------------------------------- reading
 
 
-def _read(node: Any, entry: Path) -> Any:
+def _read(node: Any, entry: str) -> Any:
     return _READERS[node.attrs["python_type"]](node, entry)
 
 
-def _read_dict(group: Any, entry: Path) -> dict[str, Any]:
+def _read_dict(group: Any, entry: str) -> dict[str, Any]:
     return {key: _read(child, entry) for key, child in group.items()}
 
 
-def _read_items(node: Any, entry: Path) -> list[Any]:
+def _read_items(node: Any, entry: str) -> list[Any]:
     if isinstance(node, h5py.Group):
         return [_read(node[str(index)], entry) for index in range(len(node))]
     data = node.asstr()[()] if node.attrs["item_type"] == "str" else node[()]
-    return data.tolist()  # type: ignore[no-any-return]
+    return data.tolist()
 
 
-def _read_array(node: Any, entry: Path) -> np.ndarray:
+def _read_array(node: Any, entry: str) -> np.ndarray:
     data = np.asarray(node[...])
     if "numpy_dtype" not in node.attrs:
         return data
     return np.char.decode(data, "utf-8").astype(node.attrs["numpy_dtype"])
 
 
-def _read_file(node: Any, entry: Path) -> Any:
+def _read_file(node: Any, entry: str) -> Any:
     if "file_type" in node.attrs:
         type_: str | bytes = node.attrs["file_type"]
     else:
@@ -336,7 +364,7 @@ def _read_file(node: Any, entry: Path) -> Any:
     return FileRef(type_, tuple(node.asstr()[()].tolist())).to_fileset(entry)
 
 
-_READERS: dict[str, Callable[[Any, Path], Any]] = {
+_READERS: dict[str, Callable[[Any, str], Any]] = {
     "bool": lambda node, entry: bool(node[()]),
     "int": lambda node, entry: int(node[()]),
     "float": lambda node, entry: float(node[()]),

@@ -50,7 +50,9 @@ class StateResults(Sequence[Result]):
     Holding checksums rather than results keeps a 100,000-state run small.
     """
 
-    def __init__(self, cache: Cache, task_class: type, checksums: Sequence[str]) -> None:
+    def __init__(
+        self, cache: Cache, task_class: type, checksums: Sequence[str]
+    ) -> None:
         self._cache = cache
         self._task_class = task_class
         self._checksums = checksums

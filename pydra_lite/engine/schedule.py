@@ -34,7 +34,9 @@ StateKey = tuple[str, int]
 class WorkflowRun:
     """One run of a flattened workflow through the cache and a worker."""
 
-    def __init__(self, graph: WorkflowGraph, cache: Cache, worker: Worker, rerun: bool) -> None:
+    def __init__(
+        self, graph: WorkflowGraph, cache: Cache, worker: Worker, rerun: bool
+    ) -> None:
         self.graph = graph
         self.cache = cache
         self.worker = worker
@@ -58,7 +60,11 @@ class WorkflowRun:
 
     # -- 1. demand ----------------------------------------------------------------
     def _demand(self) -> None:
-        stack = [(node, k) for node, _ in self.graph.outputs.values() for k in range(node.kept.size)]
+        stack = [
+            (node, k)
+            for node, _ in self.graph.outputs.values()
+            for k in range(node.kept.size)
+        ]
         stack += [(node, k) for node in self.graph.sinks for k in range(node.kept.size)]
         seen: set[StateKey] = set()
         while stack:
@@ -117,7 +123,9 @@ class WorkflowRun:
     def _submit(self, keys: list[StateKey]) -> Future[list[Outcome]]:
         node = self.graph.nodes[keys[0][0]]
         jobs = [node.job(flat, self.outputs) for _, flat in keys]
-        batch = JobBatch(node.task_class, self.cache.spec, jobs, self.worker.name, self.rerun)
+        batch = JobBatch(
+            node.task_class, self.cache.spec, jobs, self.worker.name, self.rerun
+        )
         return self.worker.submit(batch)
 
     def _finish(self, key: StateKey, outcome: Outcome) -> list[StateKey]:

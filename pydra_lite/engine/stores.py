@@ -20,7 +20,6 @@ import os
 import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
 import cloudpickle
@@ -71,7 +70,9 @@ class PickleStore(Store):
         return _checked(path, checksum, fmt, found, outputs)
 
 
-def _checked(path: str, checksum: str, fmt: Any, found: Any, outputs: Any) -> dict[str, Any]:
+def _checked(
+    path: str, checksum: str, fmt: Any, found: Any, outputs: Any
+) -> dict[str, Any]:
     """The outputs of a decoded result file, if it is one we can trust."""
     if fmt != RESULT_FORMAT:
         msg = f"{path}: result format {fmt!r}, this version reads {RESULT_FORMAT}"

@@ -24,7 +24,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-import attrs
 from tqdm.auto import tqdm
 
 from pydra_lite.compose.base import Task, register_runner
@@ -101,7 +100,9 @@ class Submitter:
         else:
             result = _NodeRun(self, Node(task), rerun).run()
         if raise_errors and result.errored:
-            messages = [f"{e['task']}: {e['type']}: {e['message']}" for e in result.errors]
+            messages = [
+                f"{e['task']}: {e['type']}: {e['message']}" for e in result.errors
+            ]
             raise TaskFailedError(type(task).__name__, result.error_files, messages)
         return result
 
@@ -110,7 +111,7 @@ class Submitter:
             return _run_graph(self, task, rerun)
         node = Node(task)
         per_state = [
-            _run_graph(self, attrs.evolve(task, **job.inputs), rerun)
+            _run_graph(self, type(task)(**job.inputs), rerun)
             for job in node.jobs(node.checksums())
         ]
         return _gather_workflow_states(node, per_state)
@@ -176,7 +177,11 @@ class _NodeRun:
         return result
 
     def _result(
-        self, outputs: dict[str, Any], directory: Path, checksums: list[str], cached: bool
+        self,
+        outputs: dict[str, Any],
+        directory: Path,
+        checksums: list[str],
+        cached: bool,
     ) -> Result:
         states = StateResults(self.cache, self.node.task_class, checksums)
         out = self.node.task_class.Outputs(**outputs)  # type: ignore[attr-defined]
@@ -254,7 +259,9 @@ def _run_graph(sub: Submitter, task: WorkflowTask, rerun: bool) -> Result:
     run.run()
     directory = sub.cache.entry_dir(name, graph.checksum)
     if run.failed:
-        skipped = f"{len(run.skipped)} state(s) skipped: {sorted(set(run.skipped.values()))}"
+        skipped = (
+            f"{len(run.skipped)} state(s) skipped: {sorted(set(run.skipped.values()))}"
+        )
         return Result(None, directory, errored=True, errors=run.errors, skipped=skipped)
     outputs = graph.output_values(run.outputs)
     provenance = {"task": name, "checksum": graph.checksum, "nodes": list(graph.nodes)}
@@ -262,7 +269,9 @@ def _run_graph(sub: Submitter, task: WorkflowTask, rerun: bool) -> Result:
         directory = sub.cache.prepare(name, graph.checksum)
         sub.cache.publish(directory, graph.checksum, outputs, provenance)
     runtime = time.perf_counter() - start
-    return Result(outputs_class(**outputs), directory, cached=run.executed == 0, runtime=runtime)
+    return Result(
+        outputs_class(**outputs), directory, cached=run.executed == 0, runtime=runtime
+    )
 
 
 def _gather_workflow_states(node: Node, states: list[Result]) -> Result:

@@ -23,13 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydra_lite.compose.base import StateArray, Task
+from pydra_lite.compose.base import Task
 from pydra_lite.compose.lazy import LazyField
 from pydra_lite.compose.workflow import WorkflowTask
-from pydra_lite.engine.graph import state_checksum
+from pydra_lite.engine.graph import input_digests, state_checksum
 from pydra_lite.engine.job import Job
 from pydra_lite.errors import WorkflowError
-from pydra_lite.hash import combine_digests, hash_object
+from pydra_lite.hash import combine_digests
 from pydra_lite.state import State
 
 
@@ -45,13 +45,15 @@ class GraphNode:
         self.upstream = {f: _find(built, name, v) for f, v in self.lazy.items()}
         self.state = self._make_state()
         combiner = [_qualify(name, c) for c in task.combiner]
-        self.kept, self.combined = self.state.combine(combiner) if combiner else (self.state, State.empty())
+        self.kept, self.combined = (
+            self.state.combine(combiner) if combiner else (self.state, State.empty())
+        )
         self._values = values
-        self._positions = {f: _positions(self.state, up.kept) for f, up in self.upstream.items()}
-        self._own = {f: self.state.dim_of(f"{name}.{f}") for f in task.split_names()}
-        self._digests = {
-            f: _digest(f, v) for f, v in values.items() if f not in self.lazy
+        self._positions = {
+            f: _positions(self.state, up.kept) for f, up in self.upstream.items()
         }
+        self._own = {f: self.state.dim_of(f"{name}.{f}") for f in task.split_names()}
+        self._fixed_digests, self._split_digests = input_digests(values)
         self.checksums = [self._checksum(index) for index in self.state.indices()]
         self.groups = self._groups()
         self.out_keys = [self._out_key(group) for group in self.groups]
@@ -63,7 +65,9 @@ class GraphNode:
         own = self.task._state()
         if own.dims:
             splitter = _qualify_splitter(self.name, self.task.splitter)
-            lengths = {f"{self.name}.{d}": len(getattr(self.task, d)) for d in own.names}
+            lengths = {
+                f"{self.name}.{d}": len(getattr(self.task, d)) for d in own.names
+            }
             state = state.outer(State.from_splitter(splitter, lengths))
         return state
 
@@ -73,9 +77,9 @@ class GraphNode:
         return up.kept.flat_index(tuple(index[p] for p in self._positions[field]))
 
     def _input_digests(self, index: tuple[int, ...]) -> dict[str, bytes]:
-        digests: dict[str, bytes] = {}
-        for field, value in self._digests.items():
-            digests[field] = value[index[self._own[field]]] if field in self._own else value  # type: ignore[index,assignment]
+        digests = dict(self._fixed_digests)
+        for field, dim in self._own.items():
+            digests[field] = self._split_digests[field][index[dim]]
         for field, lazy in self.lazy.items():
             key = self.upstream[field].out_keys[self.upstream_index(field, index)]
             digests[field] = combine_digests(b"lazy", key, lazy.field.encode())
@@ -88,13 +92,17 @@ class GraphNode:
         positions = _positions(self.state, self.kept)
         groups: list[list[int]] = [[] for _ in range(self.kept.size)]
         for flat, index in enumerate(self.state.indices()):
-            groups[self.kept.flat_index(tuple(index[p] for p in positions))].append(flat)
+            groups[self.kept.flat_index(tuple(index[p] for p in positions))].append(
+                flat
+            )
         return groups
 
     def _out_key(self, group: list[int]) -> bytes:
         if not self.combined.dims:
             return bytes.fromhex(self.checksums[group[0]])
-        return combine_digests(b"group", *(bytes.fromhex(self.checksums[s]) for s in group))
+        return combine_digests(
+            b"group", *(bytes.fromhex(self.checksums[s]) for s in group)
+        )
 
     def dependencies(self, flat: int) -> Iterator[tuple[GraphNode, int]]:
         """The (upstream node, kept index) pairs that state ``flat`` reads."""
@@ -109,14 +117,18 @@ class GraphNode:
         for field, value in self._values.items():
             if field in self.lazy:
                 up = self.upstream[field]
-                inputs[field] = up.value(self.upstream_index(field, index), self.lazy[field].field, outputs)
+                inputs[field] = up.value(
+                    self.upstream_index(field, index), self.lazy[field].field, outputs
+                )
             elif field in self._own:
                 inputs[field] = value[index[self._own[field]]]
             else:
                 inputs[field] = value
         return Job(self.checksums[flat], inputs, self._input_digests(index))
 
-    def value(self, kept: int, field: str, outputs: Mapping[str, list[dict[str, Any] | None]]) -> Any:
+    def value(
+        self, kept: int, field: str, outputs: Mapping[str, list[dict[str, Any] | None]]
+    ) -> Any:
         """This node's output ``field`` at kept state ``kept`` (a list when combined)."""
         states = outputs[self.name]
         if not self.combined.dims:
@@ -130,12 +142,6 @@ def _find(built: Mapping[str, GraphNode], name: str, lazy: LazyField) -> GraphNo
     except KeyError:
         msg = f"workflow node {name!r} is fed by {lazy!r}, but no node {lazy.node!r} was added before it"
         raise WorkflowError(msg) from None
-
-
-def _digest(field: str, value: Any) -> bytes | list[bytes]:
-    if isinstance(value, StateArray):
-        return [hash_object(item, field=field) for item in value]
-    return hash_object(value, field=field)
 
 
 def _positions(state: State, part: State) -> list[int]:
@@ -166,7 +172,8 @@ class WorkflowGraph:
         for name, task in tasks.items():
             self.nodes[name] = GraphNode(name, task, self.nodes)
         self.outputs = {
-            out: (self.nodes[ref.node], ref.field) for out, ref in self.output_refs.items()
+            out: (self.nodes[ref.node], ref.field)
+            for out, ref in self.output_refs.items()
         }
         fed = {up.name for node in self.nodes.values() for up in node.upstream.values()}
         self.sinks = [node for name, node in self.nodes.items() if name not in fed]
@@ -179,7 +186,9 @@ class WorkflowGraph:
         op_hash = type(workflow)._operation_hash()
         return combine_digests(b"workflow", op_hash, *parts).hex()
 
-    def output_values(self, outputs: Mapping[str, list[dict[str, Any] | None]]) -> dict[str, Any]:
+    def output_values(
+        self, outputs: Mapping[str, list[dict[str, Any] | None]]
+    ) -> dict[str, Any]:
         """The workflow's outputs: one value, or a list over a split node's kept states."""
         values = {}
         for name, (node, field) in self.outputs.items():
@@ -188,7 +197,9 @@ class WorkflowGraph:
         return values
 
 
-def _flatten(workflow: WorkflowTask, prefix: str) -> tuple[dict[str, Task], dict[str, LazyField]]:
+def _flatten(
+    workflow: WorkflowTask, prefix: str
+) -> tuple[dict[str, Task], dict[str, LazyField]]:
     """Nodes of ``workflow`` with nested workflows replaced by their own nodes."""
     graph = workflow._build(prefix)
     tasks: dict[str, Task] = {}
@@ -199,7 +210,9 @@ def _flatten(workflow: WorkflowTask, prefix: str) -> tuple[dict[str, Task], dict
             tasks[name] = task
             continue
         if task.splitter is not None:
-            msg = f"nested workflow {name!r} is split; split the tasks inside it instead"
+            msg = (
+                f"nested workflow {name!r} is split; split the tasks inside it instead"
+            )
             raise WorkflowError(msg)
         inner, inner_outputs = _flatten(task, f"{name}.")
         tasks.update(inner)

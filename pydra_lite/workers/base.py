@@ -40,7 +40,7 @@ class Worker(ABC):
         """How many batches may be submitted and not finished at once."""
         return 2
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most workers hold nothing
         """Release what the worker holds (processes, clusters)."""
 
     def __enter__(self) -> Worker:

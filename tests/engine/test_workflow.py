@@ -112,6 +112,7 @@ def test_editing_one_node_reruns_it_and_downstream_only(cache_dir: Path) -> None
 
     assert run(Three(x=1), cache_dir).outputs.out == 6
     RAN.clear()
+
     # Same graph but the last node is new: upstream states are reused, not rerun.
     @workflow.define
     def ThreeEdited(x: int) -> int:
@@ -163,7 +164,9 @@ def test_connection_type_is_checked_when_made() -> None:
         label = workflow.add(Label(x=added.out))
         return label.out
 
-    with pytest.raises(ConnectionTypeError, match=r"Add\.out \(int\) to Label\.x \(str\)"):
+    with pytest.raises(
+        ConnectionTypeError, match=r"Add\.out \(int\) to Label\.x \(str\)"
+    ):
         Bad(x=1)._build()
 
 

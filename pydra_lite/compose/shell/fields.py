@@ -21,7 +21,7 @@ in ``define(inputs=...)`` overrides only what it names of a template field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 from fileformats.generic import File
@@ -142,6 +142,7 @@ class Word:
 
 
 Field = Arg | OutArg | Out
+F = TypeVar("F", Arg, OutArg, Out)
 Item = Arg | OutArg | Word
 """What the command line is made of, in order."""
 
@@ -204,7 +205,7 @@ def given(field: Field) -> dict[str, Any]:
     }
 
 
-def merge(base: Field, override: Field) -> Field:
+def merge(base: F, override: F) -> F:
     """``base`` with the attributes given in ``override``."""
     return attrs.evolve(base, **given(override))
 
@@ -220,10 +221,10 @@ _OUTARG_DEFAULTS = {
 _OUT_DEFAULTS = {"type": File, "help": "", "callable": None, "path_template": None}
 
 
-def complete(field: Field) -> Field:
+def complete(field: F) -> F:
     """``field`` with every attribute still :data:`KEEP` set to its default."""
     defaults = {"arg": _ARG_DEFAULTS, "outarg": _OUTARG_DEFAULTS, "out": _OUT_DEFAULTS}
-    missing = {
+    missing: dict[str, Any] = {
         key: value
         for key, value in defaults[field.kind].items()
         if getattr(field, key) is KEEP

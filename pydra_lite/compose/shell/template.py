@@ -87,11 +87,15 @@ def tokenize(template: str) -> list[Token]:
             continue
         match = _TOKEN.match(template, pos)
         end = match.end() if match else pos
-        if end == pos or (end < len(template) and not template[end].isspace()):
+        if match is None or end == pos or not _ends_token(template, end):
             raise _syntax_error(template, end, "expected a word or a <field>")
-        tokens.append(Token(match["word"], match["field"]))  # type: ignore[index]
+        tokens.append(Token(match["word"], match["field"]))
         pos = end
     return tokens
+
+
+def _ends_token(template: str, end: int) -> bool:
+    return end == len(template) or template[end].isspace()
 
 
 def _syntax_error(template: str, pos: int, what: str) -> TemplateError:
@@ -126,11 +130,11 @@ def _items(tokens: list[Token]) -> list[Item]:
     index = 0
     while index < len(tokens):
         token = tokens[index]
-        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        value = _option_value(token, tokens[index + 1 : index + 2])
         if token.field is not None:
             items.append(parse_field(token.field, token.word, glued=bool(token.word)))
-        elif _is_option_of(token, after):
-            items.append(parse_field(after.field, token.word, glued=False))  # type: ignore[union-attr,arg-type]
+        elif value is not None:
+            items.append(parse_field(value, token.word, glued=False))
             index += 1
         else:
             items.append(Word(token.word))
@@ -138,14 +142,11 @@ def _items(tokens: list[Token]) -> list[Item]:
     return items
 
 
-def _is_option_of(token: Token, after: Token | None) -> bool:
-    """Whether ``token`` is an option word taking the field that follows it."""
-    return (
-        token.word.startswith("-")
-        and after is not None
-        and after.field is not None
-        and not after.word
-    )
+def _option_value(token: Token, after: list[Token]) -> str | None:
+    """The field that option word ``token`` takes from the token after it, if any."""
+    if not token.word.startswith("-") or token.field is not None or not after:
+        return None
+    return after[0].field if not after[0].word else None
 
 
 def parse_field(text: str, argstr: str, *, glued: bool) -> Arg | OutArg:
@@ -211,9 +212,9 @@ def _with_multiplicity(kind: Any, default: Any, mult: str | None) -> tuple[Any, 
     if mult == "?":
         return kind | None, None if default is UNSET else default
     if mult == "+":
-        return list[kind], default  # type: ignore[valid-type]
+        return list.__class_getitem__(kind), default
     if mult == "*":
-        return list[kind], [] if default is UNSET else default  # type: ignore[valid-type]
+        return list.__class_getitem__(kind), [] if default is UNSET else default
     return kind, default
 
 
@@ -233,7 +234,7 @@ def parse_type(text: str) -> Any:
     """
     parts = split_top_level(text)
     if len(parts) > 1:
-        return tuple[tuple(_tuple_member(part) for part in parts)]  # type: ignore[misc]
+        return tuple.__class_getitem__(tuple(_tuple_member(part) for part in parts))
     text = text.strip()
     generic = _GENERIC.fullmatch(text)
     if generic:
@@ -254,9 +255,9 @@ def _tuple_member(text: str) -> Any:
 def _generic_type(origin: str, args_text: str, text: str) -> Any:
     args = [_tuple_member(part) for part in split_top_level(args_text)]
     if origin == "tuple":
-        return tuple[tuple(args)]  # type: ignore[misc]
+        return tuple.__class_getitem__(tuple(args))
     if origin == "list" and len(args) == 1 and args[0] is not ...:
-        return list[args[0]]  # type: ignore[misc]
+        return list.__class_getitem__(args[0])
     msg = f"shell field type {text!r}: only list[T] and tuple[A, B, ...] are generic"
     raise TemplateError(msg)
 

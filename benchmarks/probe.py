@@ -1,0 +1,104 @@
+"""Measuring probes shared by both sides of the benchmarks: standard library only.
+
+Imported by ``lite_side.py`` (run with this repository's python) and by
+``pydra_side.py`` (run with the Pydra venv's python), so it imports neither
+framework. Run as a script, it measures the bare filesystem cost of a cache
+entry::
+
+    python probe.py bare ROOT N
+
+which makes ``N`` directories under ``ROOT`` and writes one small file
+atomically in each (a temporary file, then ``os.replace``), and prints the
+time as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SMALL_FILE = bytes(range(256))[:120]
+"""About the size of a pickled result of a trivial task."""
+
+
+def peak_rss_kb() -> int:
+    """Peak resident set size of this process so far, in KB (Linux units)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def disk_usage(root: str | os.PathLike[str]) -> dict[str, int]:
+    """Apparent size of every file under ``root`` (os.walk), and ``du -sk``."""
+    apparent = files = dirs = 0
+    for parent, dirnames, filenames in os.walk(root):
+        dirs += len(dirnames)
+        for name in filenames:
+            apparent += os.lstat(os.path.join(parent, name)).st_size
+            files += 1
+    du = subprocess.run(
+        ["du", "-sk", str(root)], capture_output=True, text=True, check=True
+    )
+    return {
+        "apparent_bytes": apparent,
+        "du_kb": int(du.stdout.split()[0]),
+        "files": files,
+        "dirs": dirs,
+    }
+
+
+def spin_iterations(seconds: float) -> int:
+    """How many turns of :func:`spin`'s loop take about ``seconds`` here."""
+    turns = 200_000
+    while True:
+        start = time.perf_counter()
+        spin(turns)
+        elapsed = time.perf_counter() - start
+        if elapsed > 0.2:
+            return max(1, round(turns * seconds / elapsed))
+        turns *= 2
+
+
+def spin(turns: int) -> int:
+    """The calibration twin of the benchmark's busy-loop task body."""
+    total = 0
+    for i in range(turns):
+        total += i & 7
+    return total
+
+
+def bare_entries(root: Path, n: int) -> float:
+    """Seconds to make ``n`` entry-like directories, each with one atomic file."""
+    root.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for i in range(n):
+        directory = f"{root}/Inc-{i:064x}"
+        os.mkdir(directory)
+        path = f"{directory}/_result.pkl"
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as stream:
+            stream.write(SMALL_FILE)
+        os.replace(tmp, path)
+    return time.perf_counter() - start
+
+
+def emit(figures: dict[str, Any]) -> None:
+    """Print the figures as one JSON line, the last line of the child's output."""
+    sys.stdout.write(json.dumps(figures) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 3 or argv[0] != "bare":
+        sys.exit("usage: python probe.py bare ROOT N")
+    n = int(argv[2])
+    seconds = bare_entries(Path(argv[1]), n)
+    emit({"seconds": seconds, "n": n, "per_state_ms": 1000 * seconds / n})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
