@@ -644,6 +644,8 @@ def _canonical(node: Any, emit: Callable[[bytes], None]) -> None:
             value = getattr(node, name, None)
             if name == "body" and isinstance(node, _DOC_HOLDERS):
                 value = _without_docstring(node.body)
+            elif isinstance(node, ast.JoinedStr):
+                value = _fstring_values(node.values)
             if value is None or (isinstance(value, list) and not value):
                 continue
             emit(b"." + name.encode())
@@ -656,6 +658,19 @@ def _canonical(node: Any, emit: Callable[[bytes], None]) -> None:
         emit(b"]")
     else:  # a constant: str, bytes, int, float, complex, bool, None, Ellipsis
         emit(b"=" + type(node).__name__.encode() + b":" + repr(node).encode())
+
+
+def _fstring_values(values: list[ast.expr]) -> list[ast.expr]:
+    """F-string parts with adjacent text merged and empty text dropped (3.12.0-1
+    add an empty ``Constant`` to some format specs)."""
+    merged: list[ast.expr] = []
+    for value in values:
+        text = isinstance(value, ast.Constant) and isinstance(value.value, str)
+        if text and merged and isinstance(merged[-1], ast.Constant):
+            merged[-1] = ast.Constant(merged[-1].value + value.value)
+        elif not text or value.value:  # type: ignore[attr-defined]
+            merged.append(value)
+    return merged
 
 
 def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:

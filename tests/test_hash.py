@@ -57,10 +57,12 @@ scalars = (
 keys = scalars | st.tuples(scalars, scalars) | st.frozensets(scalars, max_size=3)
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.dictionaries(keys, inner, max_size=4)
-    | st.frozensets(keys, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(keys, inner, max_size=4)
+        | st.frozensets(keys, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -201,7 +203,9 @@ def test_standard_library_values() -> None:
     assert hash_object(slice(1, 2)) != hash_object(slice(1, 3))
     assert hash_object(1 + 2j) != hash_object(2 + 1j)
     assert hash_object(decimal.Decimal("1.5")) != hash_object(1.5)
-    assert hash_object(datetime.date(2024, 1, 2)) != hash_object(datetime.date(2024, 1, 3))
+    assert hash_object(datetime.date(2024, 1, 2)) != hash_object(
+        datetime.date(2024, 1, 3)
+    )
     assert hash_object(datetime.timedelta(1)) != hash_object(datetime.timedelta(2))
     assert hash_object(int) != hash_object(float)
     assert hash_object(None) != hash_object(...)
@@ -228,7 +232,9 @@ def test_numpy_arrays_hash_by_dtype_shape_and_data() -> None:
         (lambda: open(__file__), "_io.TextIOWrapper"),  # noqa: SIM115
     ],
 )
-def test_unhashable_value_error_names_type_field_and_fixes(make: Any, type_name: str) -> None:
+def test_unhashable_value_error_names_type_field_and_fixes(
+    make: Any, type_name: str
+) -> None:
     value = make()
     try:
         with pytest.raises(HashingError) as info:
@@ -296,7 +302,7 @@ def test_format_version_is_an_int() -> None:
 
 # --- golden digests: the format pinned across processes and interpreters ----
 
-GOLDEN_SCRIPT = '''
+GOLDEN_SCRIPT = """
 import json, os, sys, types
 root, workdir = sys.argv[1], sys.argv[2]
 package = types.ModuleType("pydra_lite")  # skip __init__: hashing needs no engine
@@ -338,7 +344,7 @@ else:
     digests["file"] = hash_object(File(os.path.join(workdir, "data", "a.txt"))).hex()
     digests["dir"] = hash_object(Directory(os.path.join(workdir, "data"))).hex()
 print(json.dumps(digests, sort_keys=True))
-'''
+"""
 
 GOLDEN_FUNCS = '''
 LIMIT = 10
@@ -425,7 +431,9 @@ def test_golden_digests_in_a_new_process(golden_dir: Path, seed: str) -> None:
 
 def _find_python(version: str) -> str | None:
     found = shutil.which(f"python{version}")
-    candidates = glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python"))
+    candidates = glob.glob(
+        os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")
+    )
     return found or (sorted(candidates)[-1] if candidates else None)
 
 
@@ -448,8 +456,10 @@ def python_with_extras(tmp_path_factory: pytest.TempPathFactory) -> Any:
             timeout=600,
         )
         if proc.returncode != 0:
-            pytest.skip(f"pip could not install into a python{version} venv "
-                        f"(offline?): {proc.stderr.strip()[-300:]}")
+            pytest.skip(
+                f"pip could not install into a python{version} venv "
+                f"(offline?): {proc.stderr.strip()[-300:]}"
+            )
         return python
 
     return make

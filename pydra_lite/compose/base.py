@@ -53,7 +53,7 @@ UNSET = _Unset()
 """Marks a mandatory input without a value (picklable as a singleton)."""
 
 
-class StateArray(list):  # type: ignore[type-arg]
+class StateArray(list):
     """The values of a split field: one element per state along its dimension."""
 
 
@@ -142,7 +142,7 @@ class Task:
             k: list(v) if isinstance(v, Iterator) else v for k, v in values.items()
         }
         lengths = lengths_of(given)
-        lists = {key: list(vals) for key, vals in given.items()}  # type: ignore[call-overload]
+        lists = {key: list(vals) for key, vals in given.items()}
         State.from_splitter(splitter, lengths)
         new = copy.copy(self)
         new.__dict__["_splitter"] = splitter
@@ -240,7 +240,7 @@ def _refuse_lazy_split(cls: type[Task], values: Mapping[str, Any]) -> None:
             raise StateError(msg)
 
 
-def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:
     """attrs converter: check and coerce a field value when it is set."""
     name = type(task).__name__
     if value is UNSET:
@@ -266,7 +266,7 @@ def make_task_class(
     module: str | None = None,
 ) -> type[Task]:
     """Build an attrs task class with typed, keyword-only, coerced inputs."""
-    converter = attrs.Converter(_convert_field, takes_self=True, takes_field=True)  # type: ignore[misc,call-overload]
+    converter = attrs.Converter(_convert_field, takes_self=True, takes_field=True)  # type: ignore[call-overload]
     fields = {
         spec.name: attrs.field(
             default=spec.default,
@@ -290,7 +290,7 @@ def make_task_class(
         cls, kw_only=True, slots=False, init=False, order=False, these=fields
     )
     task_class.__annotations__ = {spec.name: spec.type for spec in inputs}
-    return task_class  # type: ignore[no-any-return]
+    return task_class
 
 
 def make_outputs_class(task_name: str, outputs: Sequence[OutputSpec]) -> type:

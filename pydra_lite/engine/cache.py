@@ -113,7 +113,7 @@ class Cache:
         """The ``_error.json`` record of a failed entry, if there is one."""
         path = self.entry_dir(task_name, checksum) / ERROR_FILE
         try:
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
+            return json.loads(path.read_text())
         except (OSError, ValueError):
             return None
 

@@ -144,7 +144,7 @@ class _NodeRun:
         outcome = self._lookup(job) or self._submit([job]).result()[0]
         outputs = None
         if outcome.outputs is not None:
-            outputs = self.node.task_class.Outputs(**outcome.outputs)  # type: ignore[attr-defined]
+            outputs = self.node.task_class.Outputs(**outcome.outputs)
         errors = [outcome.error] if outcome.error else []
         return Result(
             outputs,
@@ -184,7 +184,7 @@ class _NodeRun:
         cached: bool,
     ) -> Result:
         states = StateResults(self.cache, self.node.task_class, checksums)
-        out = self.node.task_class.Outputs(**outputs)  # type: ignore[attr-defined]
+        out = self.node.task_class.Outputs(**outputs)
         return Result(out, directory, cached=cached, states=states)
 
     def _publish_split(
@@ -250,7 +250,7 @@ def _run_graph(sub: Submitter, task: WorkflowTask, rerun: bool) -> Result:
     """Run one (unsplit) workflow: its own entry first, then its graph on demand."""
     task._check_mandatory()
     graph = WorkflowGraph(task)
-    name, outputs_class = type(task).__name__, type(task).Outputs  # type: ignore[attr-defined]
+    name, outputs_class = type(task).__name__, type(task).Outputs
     entry = None if rerun else sub.cache.load(name, graph.checksum)
     if entry is not None:
         return Result(outputs_class(**entry.outputs), entry.output_dir, cached=True)
@@ -282,7 +282,7 @@ def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
         name: [getattr(s.outputs, name) if s.outputs else None for s in states]
         for name in names
     }
-    outputs = node.task_class.Outputs(**node.gather(gathered))  # type: ignore[attr-defined]
+    outputs = node.task_class.Outputs(**node.gather(gathered))
     directory = states[0].output_dir.parent if states else Path()
     return Result(
         outputs,

@@ -96,7 +96,7 @@ def _resolve(spec: str, target: str | type[Worker]) -> type[Worker]:
             msg += "; install it with: pip install 'pydra-lite[dask]'"
         raise WorkerError(msg) from exc
     try:
-        return getattr(module, attr)  # type: ignore[no-any-return]
+        return getattr(module, attr)
     except AttributeError:
         msg = f"worker {spec!r}: module {module_name!r} has no {attr!r}"
         raise WorkerError(msg) from None

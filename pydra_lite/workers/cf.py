@@ -69,7 +69,7 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def _run_pickled(payload: bytes) -> bytes:
     """Run a cloudpickled batch in a pool process; return cloudpickled outcomes."""
-    return cloudpickle.dumps(run_batch(cloudpickle.loads(payload)))  # type: ignore[no-any-return]
+    return cloudpickle.dumps(run_batch(cloudpickle.loads(payload)))
 
 
 def _unpickle_into(done: Future[bytes], outer: Future[list[Outcome]]) -> None:
