@@ -76,7 +76,7 @@ def bare_entries(root: Path, n: int) -> float:
     root.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for i in range(n):
-        directory = f"{root}/Inc-{i:064x}"
+        directory = f"{root}/Inc-{i:032x}"
         os.mkdir(directory)
         path = f"{directory}/_result.pkl"
         tmp = f"{path}.{os.getpid()}.tmp"

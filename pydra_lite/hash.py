@@ -308,8 +308,10 @@ _VALUES: dict[type, tuple[bytes, Callable[[Any], list[bytes]]]] = {
 def _register_values(
     cls: type, tag: bytes, parts: Callable[[Any], list[bytes]]
 ) -> None:
+    exact = object if issubclass(cls, pathlib.PurePath) else cls  # Path == PurePath
+
     def serialize(obj: Any, cache: Cache) -> Iterator[bytes]:
-        yield _tag(obj, tag, cls)
+        yield tag if exact is object else _tag(obj, tag, exact)
         yield from parts(obj)
 
     bytes_repr.register(cls, serialize)
@@ -577,14 +579,7 @@ def _references(obj: Any) -> list[tuple[str, Any]]:
     found: dict[str, Any] = {}
     for func in funcs:
         for name, attrs in _global_names(func.__code__).items():
-            value = func.__globals__.get(name, vars(builtins).get(name, _MISSING))
-            if not isinstance(value, types.ModuleType):
-                found[f"g:{name}"] = value
-                continue
-            for attr in attrs if _is_user_module(value.__name__) else {""}:
-                found[f"g:{name}.{attr}"] = (
-                    getattr(value, attr, _MISSING) if attr else value
-                )
+            found.update(_global_entries(name, attrs, func.__globals__))
         cells = zip(func.__code__.co_freevars, func.__closure__ or (), strict=True)
         for name, cell in cells:
             try:
@@ -594,6 +589,21 @@ def _references(obj: Any) -> list[tuple[str, Any]]:
         if func.__defaults__ or func.__kwdefaults__:
             found[f"d:{func.__qualname__}"] = (func.__defaults__, func.__kwdefaults__)
     return sorted(found.items())
+
+
+def _global_entries(
+    name: str, attrs: set[str], scope: dict[str, Any]
+) -> Iterator[tuple[str, Any]]:
+    value = scope.get(name, _MISSING)
+    if value is _MISSING and name in vars(builtins):
+        yield f"b:{name}", name  # the language core counts by name only
+    elif not isinstance(value, types.ModuleType):
+        yield f"g:{name}", value
+    elif not _is_user_module(value.__name__):
+        yield f"g:{name}", value
+    else:
+        for attr in attrs:
+            yield f"g:{name}.{attr}", getattr(value, attr, _MISSING) if attr else value
 
 
 def _global_names(code: types.CodeType) -> dict[str, set[str]]:
@@ -665,10 +675,12 @@ def _fstring_values(values: list[ast.expr]) -> list[ast.expr]:
     add an empty ``Constant`` to some format specs)."""
     merged: list[ast.expr] = []
     for value in values:
-        text = isinstance(value, ast.Constant) and isinstance(value.value, str)
-        if text and merged and isinstance(merged[-1], ast.Constant):
-            merged[-1] = ast.Constant(merged[-1].value + value.value)
-        elif not text or value.value:  # type: ignore[attr-defined]
+        last = merged[-1] if merged else None
+        if not isinstance(value, ast.Constant):
+            merged.append(value)
+        elif isinstance(last, ast.Constant):
+            merged[-1] = ast.Constant(str(last.value) + str(value.value))
+        elif value.value:
             merged.append(value)
     return merged
 

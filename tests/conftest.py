@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pydra_lite import files, hash
-from pydra_lite.engine import stores
+from pydra_lite.engine import json_store, nexus_store, stores  # noqa: F401 - register lazy stores up front
 from pydra_lite.workers import base
 
 REPO = Path(__file__).resolve().parent.parent

@@ -329,7 +329,8 @@ corpus = {
 }
 digests = {key: hash_object(value).hex() for key, value in corpus.items()}
 digests["combine"] = combine_digests(b"job", b"op", b"a", b"1" * 16).hex()
-for name in ("add", "uses_helper", "with_fstring", "ping", "closure", "lam", "Shape"):
+for name in ("add", "uses_helper", "with_fstring", "ping", "closure", "lam", "Shape",
+             "rich"):
     digests["code:" + name] = hash_function(getattr(golden_funcs, name)).hex()
 try:
     import attrs
@@ -385,6 +386,26 @@ closure = make_closure(3)
 lam = lambda x, *, y=2: {x: y, **{}}  # noqa: E731
 
 
+def rich(a, /, b: int = 1, *args: "x", c, d=2, **kw) -> dict[str, int]:
+    match a:
+        case [1, *rest] if rest:
+            pass
+        case {"k": v, **others}:
+            pass
+        case Point(x=0) | None:
+            pass
+    try:
+        x = [i for i in range(3) if (j := i)]
+    except* ValueError:
+        raise
+    finally:
+        del b
+    y = {k: v for k, v in {}.items()}, a[1:2, ::3, ...], 1_000 + 0x10 + 1e3 + 1j
+    with open(a) as f, open(b):
+        print(f"{x!a:{y}}", f"{{}}{c=}", rf"\\d{d:}", end="")
+    return (lambda q=1, *r, s, **t: q)(s=x) if x else not y or kw and f
+
+
 class Shape:
     sides = 4
 
@@ -430,11 +451,12 @@ def test_golden_digests_in_a_new_process(golden_dir: Path, seed: str) -> None:
 
 
 def _find_python(version: str) -> str | None:
-    found = shutil.which(f"python{version}")
-    candidates = glob.glob(
-        os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")
-    )
-    return found or (sorted(candidates)[-1] if candidates else None)
+    """An interpreter of that version that runs (pyenv shims may not)."""
+    pattern = os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")
+    for candidate in [*sorted(glob.glob(pattern)), shutil.which(f"python{version}")]:
+        if candidate and subprocess.run([candidate, "-c", ""]).returncode == 0:
+            return candidate
+    return None
 
 
 @pytest.fixture(scope="session")
