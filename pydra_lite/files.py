@@ -326,7 +326,7 @@ def _fileset_chunks(fileset: FileSet, cache: dict[int, int]) -> Iterator[bytes]:
     for key, path in sorted(zip(_member_keys(paths), paths, strict=True)):
         real = os.path.realpath(path)
         stat = os.stat(real)
-        yield _encode(key)
+        yield b""
         if os.path.isdir(real):
             yield b"dir"
             yield _directory_digest(real)

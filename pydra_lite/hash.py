@@ -436,11 +436,12 @@ def hash_function(func: Callable[..., Any]) -> bytes:
     is_code = isinstance(target, types.FunctionType | type)
     if not is_code or not _is_user_module(module):
         return _library_identity(module, getattr(target, "__qualname__", "?"))
-    memo = _CODE_MEMO.get(target)
-    return memo if memo is not None else _CodeWalk().digest(target)[0]
+    return _CodeWalk().digest(target)[0]
 
 
-_CODE_MEMO: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+_CODE_MEMO: weakref.WeakKeyDictionary[Any, tuple[bytes, bool]] = (
+    weakref.WeakKeyDictionary()
+)
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _MISSING = object()
@@ -462,6 +463,8 @@ def _is_user_module(name: str) -> bool:
     top = name.partition(".")[0]
     if top in sys.stdlib_module_names or top in _LIBRARY_ROOTS:
         return False
+    if name == "__main__":  # a script, a notebook, or pytest's own entry point
+        return True
     file = getattr(sys.modules.get(name), "__file__", None)
     if not file:  # __main__ of a notebook, a dynamically made module
         return True
@@ -502,19 +505,20 @@ class _CodeWalk:
         on where the walk started, so only self-contained ones are memoised.
         """
         memo = _CODE_MEMO.get(obj)
-        if memo is not None:
-            return memo, _NO_BACKREF
+        if memo is not None and (memo[1] or not self.under_way):
+            return memo[0], _NO_BACKREF
         depth = self.under_way.get(id(obj))
-        if depth is not None:
-            return combine_digests(b"code-ref", _qualified_name(obj).encode()), depth
+        if depth is not None:  # a cycle: how far up the stack, not which module
+            distance = _int_bytes(len(self.under_way) - depth)
+            return combine_digests(b"code-ref", distance), depth
         here = self.under_way[id(obj)] = len(self.under_way)
         try:
             parts, low = self._parts(obj)
         finally:
             del self.under_way[id(obj)]
         digest = combine_digests(b"code", *parts)
-        if low >= here:
-            _CODE_MEMO[obj] = digest
+        if low >= here:  # reused inside other walks only if it has no cycle
+            _CODE_MEMO[obj] = (digest, low == _NO_BACKREF)
         return digest, low
 
     def _parts(self, obj: Any) -> tuple[list[bytes], int]:
