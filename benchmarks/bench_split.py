@@ -124,9 +124,7 @@ class Bench:
             "bare " + ms(bare_ms),
             *ratio_goal(lite_ms, bare_ms, 2, at_least=False),
         )
-        self.disk_row(
-            f"1   disk per state at {n:,} (du -sk)", "w1-lite-0", "w1-pydra", n
-        )
+        self.disk_rows(n)
 
     def rerun(self) -> None:
         """Workload 2: a new process, the split entry deleted, every state looked up."""
@@ -302,19 +300,28 @@ class Bench:
             yes(first < 1),
         )
 
-    def disk_row(self, label: str, lite_cache: str, pydra_cache: str, n: int) -> None:
-        lite = disk_usage(self.work / lite_cache)
-        pydra = disk_usage(self.work / pydra_cache) if self.pydra_python else None
-        self.figures[f"disk_{n}"] = {"lite": lite, "pydra": pydra}
-        pydra_kb = pydra["du_kb"] / n if pydra else None
-        self.add(
-            label,
-            f"{lite['du_kb'] / n:.2f} KB",
-            f"{pydra_kb:.1f} KB" if pydra_kb else "-",
-            "",
-            "",
-            "",
-        )
+    def disk_rows(self, n: int) -> None:
+        """Disk per state after workload 1; the bare probe's is the floor."""
+        usage = {
+            "lite": disk_usage(self.work / "w1-lite-0"),
+            "bare": disk_usage(self.work / "w1-bare-0"),
+            "pydra": disk_usage(self.work / "w1-pydra") if self.pydra_python else None,
+        }
+        self.figures["1_disk"] = usage
+        for key, unit, label in (
+            ("apparent_bytes", 1024, "apparent"),
+            ("du_kb", 1, "du -sk"),
+        ):
+            kb = {side: u[key] / unit / n for side, u in usage.items() if u}
+            ref = f"Pydra {kb['pydra']:.1f} KB, " if "pydra" in kb else ""
+            self.add(
+                f"1   disk per state, {label}",
+                f"{kb['lite']:.2f} KB",
+                f"{ref}bare {kb['bare']:.2f} KB",
+                "",
+                "",
+                "",
+            )
 
     def add(self, *row: str) -> None:
         self.rows.append(row)  # type: ignore[arg-type]

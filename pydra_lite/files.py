@@ -42,6 +42,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
+from stat import S_ISDIR
 from typing import Any
 
 import blake3
@@ -69,6 +70,7 @@ SETTLE_SECONDS = 2.0
 _MMAP_MIN = 4 << 20  # below this, one read() beats mapping and threading
 _LOCAL_MAX = 1_000_000  # entries kept in a process before its dict is cleared
 _signature = struct.Struct("<QqQ").pack  # size, mtime_ns, inode
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY
 
 Row = tuple[str, str, bytes, bytes]  # kind, path, signature, digest
 
@@ -131,6 +133,16 @@ class HashMemo:
             self._db = None
             self._disabled = False
 
+    def forget_connection(self) -> None:
+        """In a forked child: never use (nor close) the parent's connection."""
+        self._lock = threading.Lock()  # the parent may have held it at the fork
+        self._drop_inherited()
+
+    def _drop_inherited(self) -> None:
+        if self._db is not None and self._pid != os.getpid():
+            self._inherited.append(self._db)  # closing it could disturb the parent
+            self._db = None
+
     def _select(self, kind: str, path: str) -> tuple[bytes, bytes] | None:
         rows = self._execute(
             "SELECT signature, digest FROM digests WHERE kind = ? AND path = ?",
@@ -154,10 +166,7 @@ class HashMemo:
                 return []
 
     def _connection(self) -> sqlite3.Connection | None:
-        if self._pid != os.getpid() and self._db is not None:
-            # A connection must not cross a fork, nor be closed by the child.
-            self._inherited.append(self._db)
-            self._db = None
+        self._drop_inherited()  # also without the at-fork hook (e.g. a C fork)
         if self._db is None and not self._disabled:
             try:
                 self._db = self._open(self._path or memo_path())
@@ -191,6 +200,7 @@ class HashMemo:
 
 
 _MEMO = HashMemo()
+os.register_at_fork(after_in_child=_MEMO.forget_connection)
 
 
 def reset_memo() -> None:
@@ -250,57 +260,65 @@ def _is_settled(stat: os.stat_result, now_ns: int) -> bool:
     return now_ns - stat.st_mtime_ns > SETTLE_SECONDS * 1e9
 
 
-def _walk(root: str) -> list[tuple[str, str, os.stat_result]]:
-    """Every file below ``root`` as (relative posix path, path, stat), in order."""
-    found: list[tuple[str, str, os.stat_result]] = []
+def _walk(root: str) -> list[tuple[str, os.stat_result]]:
+    """Every file below ``root`` as (relative posix path, stat), in order.
+
+    Directories are opened by descriptor and entries stat'ed relative to it:
+    no path is resolved twice, which makes the walk nearly as cheap as
+    ``os.stat`` on a list of the files' paths.
+    """
+    found: list[tuple[str, os.stat_result]] = []
     ancestors: set[tuple[int, int]] = set()
 
-    def visit(directory: str, prefix: str) -> None:
-        here = os.stat(directory)
+    def visit(fd: int, prefix: str) -> None:
+        here = os.fstat(fd)
         if (here.st_dev, here.st_ino) in ancestors:  # a symlink loop
             return
         ancestors.add((here.st_dev, here.st_ino))
-        with os.scandir(directory) as scan:
+        with os.scandir(fd) as scan:
             entries = sorted(scan, key=lambda entry: entry.name)
         for entry in entries:
             if entry.is_dir():
-                visit(entry.path, prefix + entry.name + "/")
+                inner = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                try:
+                    visit(inner, prefix + entry.name + "/")
+                finally:
+                    os.close(inner)
             else:
-                found.append((prefix + entry.name, entry.path, entry.stat()))
+                found.append((prefix + entry.name, entry.stat()))
         ancestors.discard((here.st_dev, here.st_ino))
 
-    visit(root, "")
+    top = os.open(root, _DIR_FLAGS)
+    try:
+        visit(top, "")
+    finally:
+        os.close(top)
     return found
 
 
 def _directory_digest(root: str) -> bytes:
     """Digest of a directory: one walk, then one memo lookup when nothing changed."""
     files = _walk(root)
-    listing = _listing_signature(files)
-    digest = _MEMO.get("dir", root, listing)
+    listing = "".join(
+        [f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n" for rel, st in files]
+    )
+    signature = blake3.blake3(_encode(listing)).digest(DIGEST_SIZE)
+    digest = _MEMO.get("dir", root, signature)
     if digest is not None:
         return digest
     parts: list[bytes] = []
     rows: list[Row] = []
     settled = True
-    for relative, path, stat in files:
-        file_digest, file_rows, file_settled = _file_digest(path, stat)
+    for relative, stat in files:
+        file_digest, file_rows, file_settled = _file_digest(f"{root}/{relative}", stat)
         parts += [_encode(relative), file_digest]
         rows += file_rows
         settled = settled and file_settled
     digest = combine_digests(b"directory", *parts)
     if settled:
-        rows.append(("dir", root, listing, digest))
+        rows.append(("dir", root, signature, digest))
     _MEMO.put(rows)
     return digest
-
-
-def _listing_signature(files: list[tuple[str, str, os.stat_result]]) -> bytes:
-    hasher = blake3.blake3()
-    for relative, _, stat in files:
-        hasher.update(_encode(relative) + b"\0")
-        hasher.update(_signature(stat.st_size, stat.st_mtime_ns, stat.st_ino))
-    return hasher.digest(DIGEST_SIZE)
 
 
 def _encode(name: str) -> bytes:
@@ -312,6 +330,8 @@ def _encode(name: str) -> bytes:
 
 def _member_keys(paths: list[str]) -> list[str]:
     """Location-free names of a file set's paths (see the module docstring)."""
+    if len(paths) == 1:
+        return [""]
     parent = os.path.commonpath([os.path.dirname(path) for path in paths])
     keys = [PurePath(os.path.relpath(path, parent)).as_posix() for path in paths]
     if all("/" not in key for key in keys):
@@ -326,8 +346,8 @@ def _fileset_chunks(fileset: FileSet, cache: dict[int, int]) -> Iterator[bytes]:
     for key, path in sorted(zip(_member_keys(paths), paths, strict=True)):
         real = os.path.realpath(path)
         stat = os.stat(real)
-        yield b""
-        if os.path.isdir(real):
+        yield _encode(key)
+        if S_ISDIR(stat.st_mode):
             yield b"dir"
             yield _directory_digest(real)
         else:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextvars
 import dataclasses
 import datetime
 import decimal
@@ -436,11 +437,21 @@ def hash_function(func: Callable[..., Any]) -> bytes:
     is_code = isinstance(target, types.FunctionType | type)
     if not is_code or not _is_user_module(module):
         return _library_identity(module, getattr(target, "__qualname__", "?"))
-    return _CodeWalk().digest(target)[0]
+    walk = _WALK.get()
+    if walk is not None:  # met inside a value (``{"f": f}``) during a walk
+        return walk.digest(target)[0]
+    token = _WALK.set(_CodeWalk())
+    try:
+        return _WALK.get().digest(target)[0]  # type: ignore[union-attr]
+    finally:
+        _WALK.reset(token)
 
 
 _CODE_MEMO: weakref.WeakKeyDictionary[Any, tuple[bytes, bool]] = (
     weakref.WeakKeyDictionary()
+)
+_WALK: contextvars.ContextVar[_CodeWalk | None] = contextvars.ContextVar(
+    "pydra_lite_code_walk", default=None
 )
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
@@ -479,11 +490,12 @@ def _package_version(module: str) -> str:
         return ""
     if top in sys.stdlib_module_names:
         return "python{}.{}".format(*sys.version_info[:2])
-    for dist in (top, *_distributions().get(top, [])):  # "yaml" is in PyYAML
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    try:
+        return importlib.metadata.version(top)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for dist in _distributions().get(top, []):  # "yaml" is in PyYAML (slow: once)
+        return importlib.metadata.version(dist)
     return str(getattr(sys.modules.get(top), "__version__", "unknown"))
 
 
@@ -493,10 +505,15 @@ def _distributions() -> dict[str, list[str]]:
 
 
 class _CodeWalk:
-    """One traversal of user code; ``under_way`` maps definitions to stack depth."""
+    """One traversal of user code; ``under_way`` maps definitions to stack depth.
+
+    ``lowest`` is the shallowest back-reference made so far, including those
+    made while hashing a value that holds functions (see :meth:`_reference`).
+    """
 
     def __init__(self) -> None:
         self.under_way: dict[int, int] = {}
+        self.lowest = _NO_BACKREF
 
     def digest(self, obj: Any) -> tuple[bytes, int]:
         """Digest of a user function or class, and the lowest depth it refers back to.
@@ -509,6 +526,7 @@ class _CodeWalk:
             return memo[0], _NO_BACKREF
         depth = self.under_way.get(id(obj))
         if depth is not None:  # a cycle: how far up the stack, not which module
+            self.lowest = min(self.lowest, depth)
             distance = _int_bytes(len(self.under_way) - depth)
             return combine_digests(b"code-ref", distance), depth
         here = self.under_way[id(obj)] = len(self.under_way)
@@ -551,13 +569,16 @@ class _CodeWalk:
             return _library_identity(module, value.__qualname__), _NO_BACKREF
         if value is _MISSING:
             return b"undefined", _NO_BACKREF
+        outer, self.lowest = self.lowest, _NO_BACKREF
         try:
-            return hash_object(value), _NO_BACKREF
+            return hash_object(value), self.lowest
         except HashingError:
             if callable(value) and module:  # e.g. numpy's function dispatchers
                 return _library_identity(module, _qualified_name(value)), _NO_BACKREF
             # Not data we can read (a lock, a logger): its type stands for it.
             return b"opaque:" + _qualified_name(type(value)).encode(), _NO_BACKREF
+        finally:
+            self.lowest = min(outer, self.lowest)
 
 
 def _class_functions(cls: type) -> list[types.FunctionType]:

@@ -348,6 +348,8 @@ print(json.dumps(digests, sort_keys=True))
 """
 
 GOLDEN_FUNCS = '''
+import golden_helpers
+
 LIMIT = 10
 
 
@@ -361,7 +363,7 @@ def add(a: int, b: int = 1) -> int:
 
 
 def uses_helper(xs):
-    return [helper(x) for x in xs if x < LIMIT]
+    return [helper(x) for x in xs if x < LIMIT] + golden_helpers.offsets(xs)
 
 
 def with_fstring(name, width=8):
@@ -419,6 +421,7 @@ def _golden_workdir(root: Path) -> Path:
     (root / "data" / "a.txt").write_bytes(b"hello\n")
     (root / "data" / "sub" / "b.bin").write_bytes(bytes(range(256)))
     (root / "golden_funcs.py").write_text(GOLDEN_FUNCS)
+    (root / "golden_helpers.py").write_text("def offsets(xs):\n    return [1]\n")
     (root / "golden.py").write_text(GOLDEN_SCRIPT)
     return root
 
