@@ -167,15 +167,14 @@ class Bench:
         turns = spin_iterations(self.args.spin_seconds)
         self.figures["3_spin_turns"] = turns
         spin = ("--task", "spin", "--turns", str(turns))
-        self.cf_rows(
-            f"3 {self.args.spin_states} x 50 ms CPU", self.args.spin_states, spin, procs
-        )
-        self.cf_rows(f"3 {self.args.states:,} trivial", self.args.states, (), procs)
+        self.cf_rows(self.args.spin_states, spin, procs)
+        self.cf_rows(self.args.states, (), procs)
+        self.parallel_row(self.args.spin_states, turns, procs)
         if self.args.pydra_cf and self.pydra_python:
             self.pydra_cf_row(self.args.spin_states, spin, procs)
 
-    def cf_rows(self, label: str, n: int, task: tuple[str, ...], procs: str) -> None:
-        key = label.split()[1]
+    def cf_rows(self, n: int, task: tuple[str, ...], procs: str) -> None:
+        key = f"{n}-spin" if task else f"{n}-trivial"
         serial = self.repeated(lambda i: self.lite(f"w3-{key}-serial-{i}", n, *task))
         cf = ("--worker", "cf", "--procs", procs)
         cold = self.repeated(lambda i: self.lite(f"w3-{key}-cf-{i}", n, *task, *cf))
@@ -184,6 +183,9 @@ class Bench:
         )
         self.figures[f"3_{key}"] = {"serial": serial, "cf": cold, "cf_warm_pool": warm}
         serial_s = median(serial, "seconds")
+        label = (
+            f"3 {n} x {1000 * serial_s / n:.0f} ms CPU" if task else f"3 {n:,} trivial"
+        )
         cold_s, warm_s = median(cold, "seconds"), median(warm, "call_seconds")
         if task:  # CPU-bound: cf must be faster
             goal = (self.args.procs * 0.9, True)
@@ -202,6 +204,23 @@ class Bench:
             f"cf {warm_s:.2f} s",
             f"serial {serial_s:.2f} s",
             *ratio_goal(*values[1], goal[0], at_least=goal[1]),
+        )
+
+    def parallel_row(self, n: int, turns: int, procs: str) -> None:
+        """The machine's own ceiling: the same loop on a bare process pool."""
+        command = [sys.executable, str(HERE / "probe.py"), "parallel"]
+        runs = self.repeated(
+            lambda i: run_child([*command, str(n), str(turns), procs], dict(os.environ))
+        )
+        self.figures["3_bare_pool"] = runs
+        serial_s, pool_s = median(runs, "serial_seconds"), median(runs, "pool_seconds")
+        self.add(
+            f"3   bare multiprocessing pool, same {n} loops",
+            "",
+            f"pool {pool_s:.2f} s / serial {serial_s:.2f} s",
+            f"{serial_s / pool_s:.2f}x",
+            "",
+            "",
         )
 
     def pydra_cf_row(self, n: int, task: tuple[str, ...], procs: str) -> None:

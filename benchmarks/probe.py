@@ -9,12 +9,15 @@ entry::
 
 which makes ``N`` directories under ``ROOT`` and writes one small file
 atomically in each (a temporary file, then ``os.replace``), and prints the
-time as JSON.
+time as JSON; ``python probe.py parallel N TURNS PROCS`` times ``N`` busy
+loops in one process and on a started ``multiprocessing`` pool, the ceiling
+any process-pool worker can reach on this machine.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -22,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+USAGE = "usage: python probe.py bare ROOT N | python probe.py parallel N TURNS PROCS"
 
 SMALL_FILE = bytes(range(256))[:120]
 """About the size of a pickled result of a trivial task."""
@@ -86,6 +91,21 @@ def bare_entries(root: Path, n: int) -> float:
     return time.perf_counter() - start
 
 
+def pool_speedup(n: int, turns: int, procs: int) -> dict[str, float]:
+    """Seconds for ``n`` spins in this process and on a started pool of ``procs``."""
+    start = time.perf_counter()
+    for _ in range(n):
+        spin(turns)
+    serial = time.perf_counter() - start
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(procs) as pool:
+        pool.map(spin, [1] * procs, chunksize=1)
+        start = time.perf_counter()
+        pool.map(spin, [turns] * n, chunksize=1)
+        parallel = time.perf_counter() - start
+    return {"serial_seconds": serial, "pool_seconds": parallel}
+
+
 def emit(figures: dict[str, Any]) -> None:
     """Print the figures as one JSON line, the last line of the child's output."""
     sys.stdout.write(json.dumps(figures) + "\n")
@@ -93,11 +113,14 @@ def emit(figures: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 3 or argv[0] != "bare":
-        sys.exit("usage: python probe.py bare ROOT N")
-    n = int(argv[2])
-    seconds = bare_entries(Path(argv[1]), n)
-    emit({"seconds": seconds, "n": n, "per_state_ms": 1000 * seconds / n})
+    if len(argv) == 3 and argv[0] == "bare":
+        n = int(argv[2])
+        seconds = bare_entries(Path(argv[1]), n)
+        emit({"seconds": seconds, "n": n, "per_state_ms": 1000 * seconds / n})
+    elif len(argv) == 4 and argv[0] == "parallel":
+        emit(pool_speedup(*map(int, argv[1:])))
+    else:
+        sys.exit(USAGE)
 
 
 if __name__ == "__main__":
