@@ -1,13 +1,13 @@
 """pydra_lite: typed, cached, parallel scientific tasks.
 
-Define tasks with ``python.define`` (and ``shell.define``, ``workflow.define``),
+Define tasks with ``python.define``, ``shell.define`` and ``workflow.define``,
 split them over lists of values, and run them with
 ``with Submitter(cache_dir=...) as sub: result = sub(task)``. This module only
 re-exports the public API; see the package's modules for the parts.
 """
 
 from pydra_lite._version import __version__
-from pydra_lite.compose import python, workflow
+from pydra_lite.compose import python, shell, workflow
 from pydra_lite.compose.python import output_dir
 from pydra_lite.engine.cache import default_cache_dir
 from pydra_lite.engine.result import Result
@@ -15,15 +15,20 @@ from pydra_lite.engine.stores import Store, get_store, register_store
 from pydra_lite.engine.submitter import Submitter
 from pydra_lite.errors import (
     CacheWarning,
+    CommandError,
     ConnectionTypeError,
+    ExecutableNotFoundError,
     HashingError,
     InputModifiedError,
+    OutputNotFoundError,
+    PathTemplateError,
     PydraLiteError,
     PydraLiteWarning,
     StateError,
     StoreError,
     TaskFailedError,
     TaskInputError,
+    TemplateError,
     WorkerError,
     WorkflowError,
 )
@@ -33,11 +38,15 @@ from pydra_lite.workers.base import Worker, get_worker, register_worker
 
 __all__ = [
     "CacheWarning",
+    "CommandError",
     "ConnectionTypeError",
     "Directory",
+    "ExecutableNotFoundError",
     "File",
     "HashingError",
     "InputModifiedError",
+    "OutputNotFoundError",
+    "PathTemplateError",
     "PydraLiteError",
     "PydraLiteWarning",
     "Result",
@@ -47,6 +56,7 @@ __all__ = [
     "Submitter",
     "TaskFailedError",
     "TaskInputError",
+    "TemplateError",
     "Worker",
     "WorkerError",
     "WorkflowError",
@@ -59,5 +69,6 @@ __all__ = [
     "register_serializer",
     "register_store",
     "register_worker",
+    "shell",
     "workflow",
 ]

@@ -11,7 +11,12 @@ carries its context as attributes for callers who do::
     ├── StateError(ValueError)           a splitter or combiner that cannot work
     ├── WorkflowError(ValueError)        a graph that cannot be built
     ├── StoreError(ValueError)           a result store that cannot hold a value
+    ├── TemplateError(ValueError)        a shell template or field that cannot work
+    ├── PathTemplateError(ValueError)    an output path template that cannot render
     ├── WorkerError(LookupError)         an unknown or unusable worker
+    ├── ExecutableNotFoundError(FileNotFoundError)  a shell executable not on PATH
+    ├── OutputNotFoundError(FileNotFoundError)      a shell output file not written
+    ├── CommandError(RuntimeError)       a shell command exited with a non-zero code
     ├── InputModifiedError(RuntimeError) a task changed one of its input files
     └── TaskFailedError(RuntimeError)    one or more task states failed
 
@@ -21,6 +26,7 @@ carries its context as attributes for callers who do::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,8 +92,52 @@ class StoreError(PydraLiteError, ValueError):
     """A result store is unknown or cannot hold a value."""
 
 
+class TemplateError(PydraLiteError, ValueError):
+    """A command-line template or a shell field definition that cannot work."""
+
+
+class PathTemplateError(PydraLiteError, ValueError):
+    """A path template that cannot be rendered from the task's inputs."""
+
+
 class WorkerError(PydraLiteError, LookupError):
     """A worker name or object cannot be resolved to a usable worker."""
+
+
+class ExecutableNotFoundError(PydraLiteError, FileNotFoundError):
+    """The executable of a shell task is not on PATH."""
+
+
+class OutputNotFoundError(PydraLiteError, FileNotFoundError):
+    """A shell command exited cleanly but did not write a declared output file."""
+
+
+class CommandError(PydraLiteError, RuntimeError):
+    """A shell command exited with a non-zero code.
+
+    Attributes:
+        task: name of the task class.
+        cmdline: the command line, quoted as a shell would need it.
+        return_code: the exit code.
+        stderr: what the command wrote on its standard error.
+    """
+
+    def __init__(
+        self, msg: str, *, task: str, cmdline: str, return_code: int, stderr: str
+    ) -> None:
+        super().__init__(msg)
+        self.task = task
+        self.cmdline = cmdline
+        self.return_code = return_code
+        self.stderr = stderr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with its attributes: workers send errors between processes."""
+        attributes = ("task", "cmdline", "return_code", "stderr")
+        rebuild = functools.partial(
+            type(self), **{name: getattr(self, name) for name in attributes}
+        )
+        return rebuild, self.args
 
 
 class InputModifiedError(PydraLiteError, RuntimeError):

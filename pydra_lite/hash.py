@@ -1,11 +1,12 @@
-"""Deterministic digests of Python values and of Python code.
+"""Deterministic digests of Python values.
 
 Owns the one registry that turns a value into a 16-byte digest
 (:func:`bytes_repr`, a :func:`functools.singledispatch` function extended by
-:func:`register_serializer` and by a ``__bytes_repr__(self, cache)`` method),
-the digest of a job (:func:`combine_digests`) and the operation hash of a Python
-function (:func:`hash_function`). It knows no tasks and no files; ``files.py``
-registers the serializer of file sets. ``docs/hashing.md`` fixes the format.
+:func:`register_serializer` and by a ``__bytes_repr__(self, cache)`` method)
+and the digest of a job (:func:`combine_digests`). It knows no tasks and no
+files: ``files.py`` registers the serializer of file sets, and ``identity.py``
+(re-exported here as :func:`hash_function`) the operation hash of code and the
+serializer of functions. ``docs/hashing.md`` fixes the format.
 
 Algorithm:
 
@@ -19,33 +20,19 @@ Algorithm:
   hash call per scalar. Dicts and sets sort their parts: order never counts.
 * A container met again while it is being hashed (a cycle) becomes a
   back-reference to its depth on the stack; ``id()`` only detects cycles.
-* A function's operation hash covers its canonical AST (no docstrings,
-  comments, layout or positions; fields at their default left out, so Python
-  3.11 to 3.13 agree) and what it reads: the user's own functions and classes,
-  transitively; constants by value; library objects as name and version.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
-import contextvars
 import dataclasses
 import datetime
 import decimal
-import dis
 import enum
 import functools
 import hashlib
-import importlib.metadata
-import inspect
-import linecache
 import pathlib
 import struct
 import sys
-import textwrap
-import types
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -56,6 +43,7 @@ __all__ = [
     "FORMAT_VERSION",
     "bytes_repr",
     "combine_digests",
+    "combine_hasher",
     "hash_function",
     "hash_object",
     "register_serializer",
@@ -69,8 +57,6 @@ Cache = dict[int, int]
 Serializer = Callable[[Any, Cache], Iterator[bytes]]
 
 _blake2b = hashlib.blake2b
-_NO_BACKREF = sys.maxsize
-_LIBRARY_ROOTS = frozenset({"pydra_lite"})  # our own code counts as a library
 _HEADS = {n: struct.Struct(f"<{n + 1}Q").pack for n in range(1, 33)}
 
 
@@ -100,6 +86,19 @@ def combine_digests(tag: bytes, *parts: bytes) -> bytes:
     chunks = (b"combine:" + tag, *parts)
     preimage = _head(chunks) + b"".join(chunks)
     return _blake2b(preimage, digest_size=DIGEST_SIZE).digest()
+
+
+def combine_hasher(tag: bytes, lengths: Sequence[int]) -> Any:
+    """A BLAKE2b fed the head and tag of ``combine_digests(tag, *parts)``.
+
+    For parts of the given ``lengths``, updating it with the parts in order
+    gives the same digest as :func:`combine_digests`. Computing many digests
+    that share a head and a prefix (the states of a split) then costs one
+    ``copy()`` and one ``update()`` each instead of rebuilding the preimage.
+    """
+    first = b"combine:" + tag
+    head = struct.pack(f"<{len(lengths) + 2}Q", len(lengths) + 1, len(first), *lengths)
+    return _blake2b(head + first, digest_size=DIGEST_SIZE)
 
 
 # --- the registry -----------------------------------------------------------
@@ -267,12 +266,6 @@ def _tag(obj: Any, tag: bytes, exact: type) -> bytes:
     return tag if cls is exact else tag + b":" + _qualified_name(cls).encode()
 
 
-def _library_identity(module: str, qualname: str) -> bytes:
-    """A library object counts as its name and its package's version."""
-    name = f"{module}.{qualname}".encode()
-    return combine_digests(b"library", name, _package_version(module).encode())
-
-
 _LEAVES: dict[type, tuple[bytes, Callable[[Any], bytes]]] = {
     int: (b"int", _int_bytes),
     bool: (b"bool", lambda v: b"\x01" if v else b"\x00"),
@@ -298,11 +291,6 @@ _VALUES: dict[type, tuple[bytes, Callable[[Any], list[bytes]]]] = {
     pathlib.PurePosixPath: (b"path", lambda v: [str(v).encode()]),
     pathlib.PureWindowsPath: (b"windowspath", lambda v: [str(v).encode()]),
     type: (b"type", lambda v: [_qualified_name(v).encode()]),
-    types.BuiltinFunctionType: (
-        b"builtin",
-        lambda v: [_library_identity(v.__module__ or "builtins", v.__qualname__)],
-    ),
-    types.FunctionType: (b"function", lambda v: [hash_function(v)]),
 }
 
 
@@ -416,352 +404,6 @@ def _register_numpy() -> None:
 _LAZY["numpy"] = _register_numpy
 
 
-# --- operation hash of Python code ------------------------------------------
-
-
-def hash_function(func: Callable[..., Any]) -> bytes:
-    """The operation hash of a Python function (memoised per function object).
-
-    It covers the function's canonical source (docstrings, comments and layout
-    do not count), the values of its defaults and closure cells, and what it
-    reads from its module: the user's own functions and classes (transitively,
-    by the same rule), simple constants by value, and library modules and
-    callables as their qualified name and package version. Lambdas are
-    identified by every lambda that starts on their line.
-
-    Raises:
-        HashingError: when the source is unavailable (e.g. typed in a REPL).
-    """
-    target = _unwrap(func)
-    module = getattr(target, "__module__", None) or ""
-    is_code = isinstance(target, types.FunctionType | type)
-    if not is_code or not _is_user_module(module):
-        return _library_identity(module, getattr(target, "__qualname__", "?"))
-    walk = _WALK.get()
-    if walk is not None:  # met inside a value (``{"f": f}``) during a walk
-        return walk.digest(target)[0]
-    token = _WALK.set(_CodeWalk())
-    try:
-        return _WALK.get().digest(target)[0]  # type: ignore[union-attr]
-    finally:
-        _WALK.reset(token)
-
-
-_CODE_MEMO: weakref.WeakKeyDictionary[Any, tuple[bytes, bool]] = (
-    weakref.WeakKeyDictionary()
-)
-_WALK: contextvars.ContextVar[_CodeWalk | None] = contextvars.ContextVar(
-    "pydra_lite_code_walk", default=None
-)
-_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
-_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
-_MISSING = object()
-
-
-def _unwrap(obj: Any) -> Any:
-    """The function under methods, static/class methods and decorators."""
-    if isinstance(obj, type) or not callable(obj) and not hasattr(obj, "__func__"):
-        return obj
-    obj = getattr(obj, "__func__", obj)
-    try:
-        return inspect.unwrap(obj)
-    except ValueError:  # a __wrapped__ cycle: keep the outermost
-        return obj
-
-
-def _is_user_module(name: str) -> bool:
-    """Whether a module is the user's own code rather than stdlib or installed."""
-    top = name.partition(".")[0]
-    if top in sys.stdlib_module_names or top in _LIBRARY_ROOTS:
-        return False
-    if name == "__main__":  # a script, a notebook, or pytest's own entry point
-        return True
-    file = getattr(sys.modules.get(name), "__file__", None)
-    if not file:  # __main__ of a notebook, a dynamically made module
-        return True
-    parts = pathlib.PurePath(file).parts
-    return "site-packages" not in parts and "dist-packages" not in parts
-
-
-@functools.cache
-def _package_version(module: str) -> str:
-    top = module.partition(".")[0]
-    if top == "builtins":  # the language core: tied to no version (docs/hashing.md)
-        return ""
-    if top in sys.stdlib_module_names:
-        return "python{}.{}".format(*sys.version_info[:2])
-    try:
-        return importlib.metadata.version(top)
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    for dist in _distributions().get(top, []):  # "yaml" is in PyYAML (slow: once)
-        return importlib.metadata.version(dist)
-    return str(getattr(sys.modules.get(top), "__version__", "unknown"))
-
-
-@functools.cache
-def _distributions() -> dict[str, list[str]]:
-    return dict(importlib.metadata.packages_distributions())
-
-
-class _CodeWalk:
-    """One traversal of user code; ``under_way`` maps definitions to stack depth.
-
-    ``lowest`` is the shallowest back-reference made so far, including those
-    made while hashing a value that holds functions (see :meth:`_reference`).
-    """
-
-    def __init__(self) -> None:
-        self.under_way: dict[int, int] = {}
-        self.lowest = _NO_BACKREF
-
-    def digest(self, obj: Any) -> tuple[bytes, int]:
-        """Digest of a user function or class, and the lowest depth it refers back to.
-
-        A digest that refers back to a definition further up the stack depends
-        on where the walk started, so only self-contained ones are memoised.
-        """
-        memo = _CODE_MEMO.get(obj)
-        if memo is not None and (memo[1] or not self.under_way):
-            return memo[0], _NO_BACKREF
-        depth = self.under_way.get(id(obj))
-        if depth is not None:  # a cycle: how far up the stack, not which module
-            self.lowest = min(self.lowest, depth)
-            distance = _int_bytes(len(self.under_way) - depth)
-            return combine_digests(b"code-ref", distance), depth
-        here = self.under_way[id(obj)] = len(self.under_way)
-        try:
-            parts, low = self._parts(obj)
-        finally:
-            del self.under_way[id(obj)]
-        digest = combine_digests(b"code", *parts)
-        if low >= here:  # reused inside other walks only if it has no cycle
-            _CODE_MEMO[obj] = (digest, low == _NO_BACKREF)
-        return digest, low
-
-    def _parts(self, obj: Any) -> tuple[list[bytes], int]:
-        try:
-            parts = [_source_digest(obj)]
-            members: list[tuple[str, Any]] = []
-        except HashingError:
-            if isinstance(obj, types.FunctionType):
-                raise
-            # A class made at run time (e.g. a task class): its name and methods.
-            parts = [b"class:" + _qualified_name(obj).encode()]
-            members = [(f"m:{f.__qualname__}", f) for f in _class_functions(obj)]
-        low = _NO_BACKREF
-        for name, value in members + _references(obj):
-            digest, depth = self._reference(value)
-            parts += [name.encode(), digest]
-            low = min(low, depth)
-        return parts, low
-
-    def _reference(self, value: Any) -> tuple[bytes, int]:
-        value = _unwrap(value)
-        module = getattr(value, "__module__", None) or ""
-        if isinstance(value, types.ModuleType):
-            if _is_user_module(value.__name__):  # used as a value: all of it counts
-                return _source_digest(value), _NO_BACKREF
-            return _library_identity(value.__name__, ""), _NO_BACKREF
-        if isinstance(value, types.FunctionType | type):
-            if _is_user_module(module):
-                return self.digest(value)
-            return _library_identity(module, value.__qualname__), _NO_BACKREF
-        if value is _MISSING:
-            return b"undefined", _NO_BACKREF
-        outer, self.lowest = self.lowest, _NO_BACKREF
-        try:
-            return hash_object(value), self.lowest
-        except HashingError:
-            if callable(value) and module:  # e.g. numpy's function dispatchers
-                return _library_identity(module, _qualified_name(value)), _NO_BACKREF
-            # Not data we can read (a lock, a logger): its type stands for it.
-            return b"opaque:" + _qualified_name(type(value)).encode(), _NO_BACKREF
-        finally:
-            self.lowest = min(outer, self.lowest)
-
-
-def _class_functions(cls: type) -> list[types.FunctionType]:
-    """Functions written in a class body (not generated by attrs or dataclasses)."""
-    found = []
-    for member in vars(cls).values():
-        for func in (member, *(getattr(member, a, None) for a in ("fget", "func"))):
-            func = _unwrap(func)
-            if isinstance(func, types.FunctionType):
-                name = func.__code__.co_filename  # "<attrs generated init ...>"
-                if not name.startswith("<") or name.startswith("<ipython-input"):
-                    found.append(func)
-    return found
-
-
-def _references(obj: Any) -> list[tuple[str, Any]]:
-    """What a function (or a class's methods) reads: globals, closures, defaults.
-
-    An attribute read on one of the user's modules (``mymod.helper``) counts as
-    that attribute, so the rest of the module does not.
-    """
-    funcs = [obj] if isinstance(obj, types.FunctionType) else _class_functions(obj)
-    found: dict[str, Any] = {}
-    for func in funcs:
-        for name, attrs in _global_names(func.__code__).items():
-            found.update(_global_entries(name, attrs, func.__globals__))
-        cells = zip(func.__code__.co_freevars, func.__closure__ or (), strict=True)
-        for name, cell in cells:
-            try:
-                found[f"c:{func.__qualname__}:{name}"] = cell.cell_contents
-            except ValueError:  # an empty cell: the name is not bound yet
-                found[f"c:{func.__qualname__}:{name}"] = _MISSING
-        if func.__defaults__ or func.__kwdefaults__:
-            found[f"d:{func.__qualname__}"] = (func.__defaults__, func.__kwdefaults__)
-    return sorted(found.items())
-
-
-def _global_entries(
-    name: str, attrs: set[str], scope: dict[str, Any]
-) -> Iterator[tuple[str, Any]]:
-    value = scope.get(name, _MISSING)
-    if value is _MISSING and name in vars(builtins):
-        yield f"b:{name}", name  # the language core counts by name only
-    elif not isinstance(value, types.ModuleType):
-        yield f"g:{name}", value
-    elif not _is_user_module(value.__name__):
-        yield f"g:{name}", value
-    else:
-        for attr in attrs:
-            yield f"g:{name}.{attr}", getattr(value, attr, _MISSING) if attr else value
-
-
-def _global_names(code: types.CodeType) -> dict[str, set[str]]:
-    """Global names read by ``code`` and its nested code, with the attribute read
-    right after each use (``""`` when the name is used by itself)."""
-    names: dict[str, set[str]] = {}
-    todo = [code]
-    while todo:
-        current = todo.pop()
-        todo += [c for c in current.co_consts if isinstance(c, types.CodeType)]
-        pending = None
-        for instruction in dis.get_instructions(current):
-            if pending is not None:
-                attr = instruction.opname in _ATTR_OPS
-                names[pending].add(instruction.argval if attr else "")
-                pending = None
-            if instruction.opname in _GLOBAL_OPS:
-                pending = instruction.argval
-                names.setdefault(pending, set())
-        if pending is not None:
-            names[pending].add("")
-    return names
-
-
-# --- canonical source -------------------------------------------------------
-
-_DOC_HOLDERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _source_digest(obj: Any) -> bytes:
-    """Digest of the canonical AST of a function, lambda, class or module."""
-    tokens: list[bytes] = []
-    for node in _source_nodes(obj):
-        _canonical(node, tokens.append)
-    return combine_digests(b"ast", *tokens)
-
-
-def _canonical(node: Any, emit: Callable[[bytes], None]) -> None:
-    """Emit a version-independent token stream for an AST.
-
-    Node type names and field names, no positions; a field that is None or an
-    empty list is left out, as newer Pythons add such fields (``type_params``)
-    and ``ast.dump`` changes how it shows them. Docstrings are dropped.
-    """
-    if isinstance(node, ast.AST):
-        emit(b"(" + type(node).__name__.encode())
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if name == "body" and isinstance(node, _DOC_HOLDERS):
-                value = _without_docstring(node.body)
-            elif isinstance(node, ast.JoinedStr):
-                value = _fstring_values(node.values)
-            if value is None or (isinstance(value, list) and not value):
-                continue
-            emit(b"." + name.encode())
-            _canonical(value, emit)
-        emit(b")")
-    elif isinstance(node, list):
-        emit(b"[")
-        for item in node:
-            _canonical(item, emit)
-        emit(b"]")
-    else:  # a constant: str, bytes, int, float, complex, bool, None, Ellipsis
-        emit(b"=" + type(node).__name__.encode() + b":" + repr(node).encode())
-
-
-def _fstring_values(values: list[ast.expr]) -> list[ast.expr]:
-    """F-string parts with adjacent text merged and empty text dropped (3.12.0-1
-    add an empty ``Constant`` to some format specs)."""
-    merged: list[ast.expr] = []
-    for value in values:
-        last = merged[-1] if merged else None
-        if not isinstance(value, ast.Constant):
-            merged.append(value)
-        elif isinstance(last, ast.Constant):
-            merged[-1] = ast.Constant(str(last.value) + str(value.value))
-        elif value.value:
-            merged.append(value)
-    return merged
-
-
-def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        if isinstance(first.value.value, str):
-            return body[1:]
-    return body
-
-
-def _source_nodes(obj: Any) -> list[ast.AST]:
-    if getattr(obj, "__name__", None) == "<lambda>":
-        nodes = _lambda_nodes(obj)
-        if nodes:
-            return list(nodes)
-    try:
-        source = inspect.getsource(obj)
-    except (OSError, TypeError) as exc:
-        raise HashingError(_no_source_msg(obj), type_=type(obj)) from exc
-    if isinstance(obj, types.ModuleType):
-        return [ast.parse(source)]
-    return [_parse_block(source, obj)]
-
-
-def _parse_block(source: str, obj: Any) -> ast.AST:
-    """Parse a ``def`` or ``class`` cut out of a file, whatever its indentation."""
-    for text in (textwrap.dedent(source), "if 1:\n" + source):
-        try:  # the second form parses blocks whose strings defeat dedent
-            tree = ast.parse(text).body[0]
-        except SyntaxError:
-            continue
-        return tree.body[0] if isinstance(tree, ast.If) else tree
-    raise HashingError(_no_source_msg(obj), type_=type(obj))
-
-
-def _lambda_nodes(func: types.FunctionType) -> list[ast.Lambda]:
-    """Every lambda that starts on ``func``'s line, from its whole file's AST."""
-    code = func.__code__
-    lines = linecache.getlines(code.co_filename, func.__globals__)
-    try:
-        tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
-        return []
-    found = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno
-    ]
-    return sorted(found, key=lambda node: node.col_offset)
-
-
-def _no_source_msg(obj: Any) -> str:
-    return (
-        f"cannot compute the operation hash of {_qualified_name(obj)}: its source "
-        "code is not available (was it typed into an interactive interpreter?). "
-        'Give the task an explicit code version instead: python.define(version="1")'
-    )
+# Code identity builds on this module and registers the serializers of function
+# values; importing it last lets every user of hash.py hash functions.
+from pydra_lite.identity import hash_function  # noqa: E402

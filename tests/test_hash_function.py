@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pydra_lite import files, hash
+from pydra_lite import files, identity
 from pydra_lite.errors import HashingError
 from pydra_lite.hash import hash_function
 
@@ -130,7 +130,7 @@ def test_library_calls_count_as_name_and_version(
 ) -> None:
     source = "import json\ndef task(a):\n    return json.dumps(a)\n"
     before = op(load, source)
-    monkeypatch.setattr(hash, "_package_version", lambda module: "python9.9")
+    monkeypatch.setattr(identity, "_package_version", lambda module: "python9.9")
     assert op(load, source) != before
 
 
@@ -233,7 +233,7 @@ def test_classes_used_by_a_function_count(load: Any) -> None:
 def test_memoised_per_function_object(load: Any) -> None:
     module = load(BASE)
     digest = hash_function(module.task)
-    assert hash._CODE_MEMO[module.task] == (digest, True)
+    assert identity._CODE_MEMO[module.task] == (digest, True)
     assert hash_function(module.task) is digest
 
 

@@ -9,6 +9,7 @@ against the input's annotation at once, naming both ends when they clash.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -54,7 +55,11 @@ class LazyOutputs:
 
 def check_connection(lazy: LazyField, task: str, field: str, annotation: Any) -> None:
     """Raise ConnectionTypeError when ``lazy`` cannot feed ``task.field``."""
-    if is_compatible(lazy.type, annotation):
+    try:
+        compatible = _is_compatible(lazy.type, annotation)
+    except TypeError:  # an unhashable annotation: no memo
+        compatible = is_compatible(lazy.type, annotation)
+    if compatible:
         return
     msg = (
         f"cannot connect {lazy.node}.{lazy.field} ({type_name(lazy.type)}) to "
@@ -64,3 +69,11 @@ def check_connection(lazy: LazyField, task: str, field: str, annotation: Any) ->
     raise ConnectionTypeError(
         msg, task=task, field=field, expected=type_name(annotation), value=lazy
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_compatible(source: Any, target: Any) -> bool:
+    """:func:`is_compatible`, memoised: a workflow makes the same connection
+    (``int`` to ``int``) once per node, and checking it costs more than the rest
+    of adding the node."""
+    return is_compatible(source, target)

@@ -16,7 +16,6 @@ a cycle cannot be built.
 from __future__ import annotations
 
 import contextvars
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -65,9 +64,19 @@ def add(task: Task, name: str | None = None) -> LazyOutputs:
             f"give this one another name: workflow.add(task, name='{name}_2')"
         )
         raise WorkflowError(msg)
-    node = copy.copy(task)
+    node = _copy(task)
     builder.nodes[name] = node
     return LazyOutputs(name, _downstream_types(node))
+
+
+def _copy(task: Task) -> Task:
+    """A shallow copy, as ``copy.copy`` makes it but without its generic protocol.
+
+    Task fields, splitter and combiner all live in the instance ``__dict__``.
+    """
+    node = object.__new__(type(task))
+    node.__dict__.update(task.__dict__)
+    return node
 
 
 def _downstream_types(task: Task) -> dict[str, Any]:
@@ -102,7 +111,7 @@ class WorkflowTask(Task):
 
     def _outputs_from(self, returned: Any) -> dict[str, Any]:
         names = [spec.name for spec in self._output_specs]
-        values = returned if len(names) > 1 else (returned,)
+        values = returned if len(names) != 1 else (returned,)
         if not isinstance(values, tuple | list) or len(values) != len(names):
             msg = (
                 f"workflow {type(self).__name__} declares outputs {names}; its "

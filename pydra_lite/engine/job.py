@@ -6,10 +6,14 @@ not once per state). :func:`run_batch` is the one function every worker
 calls, in whatever process it runs. For each job it:
 
 1. takes the OS-level lock of the job's checksum (:meth:`Cache.lock`),
-2. looks the checksum up again, since another process may have finished it,
-3. empties a stale directory left by a crash, and runs the task in it,
-4. checks that no input file was modified, then publishes the result
-   atomically, or records ``_error.json`` on failure.
+2. claims the entry (:meth:`Cache.claim`): finds it valid, since another
+   process may have finished it, or makes (or empties) its directory,
+3. runs the task in it, checks that no input file was modified, and
+   publishes the result atomically; a failure of the task, of its outputs'
+   checks or of writing its result records ``_error.json`` instead.
+
+Provenance is encoded once per batch for what all its states share (task,
+host, versions) and once per state for the rest.
 
 The returned :class:`Outcome` list is in the batch's order.
 """
@@ -17,6 +21,7 @@ The returned :class:`Outcome` list is in the batch's order.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import platform
 import resource
@@ -26,7 +31,7 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,36 +86,59 @@ class Outcome:
 def run_batch(batch: JobBatch) -> list[Outcome]:
     """Run every job of ``batch`` in this process; never raises for a task error."""
     cache = Cache.from_spec(batch.cache)
-    return [_run_locked(batch, cache, job) for job in batch.jobs]
+    shared = _shared_provenance(batch)
+    return [_run_locked(batch, cache, job, shared) for job in batch.jobs]
 
 
-def _run_locked(batch: JobBatch, cache: Cache, job: Job) -> Outcome:
-    task_class = batch.task_class
-    name = task_class.__name__
+def _run_locked(batch: JobBatch, cache: Cache, job: Job, shared: bytes) -> Outcome:
     with cache.lock(job.checksum):
-        found = None if batch.rerun else cache.load(name, job.checksum)
-        if found is not None:
-            return Outcome(job.checksum, found.output_dir, found.outputs, cached=True)
-        directory = cache.prepare(name, job.checksum)
-        return _execute(batch, cache, job, directory)
+        claimed = cache.claim(batch.task_class.__name__, job.checksum, not batch.rerun)
+        if isinstance(claimed, Path):
+            return _execute(batch, cache, job, claimed, shared)
+        return Outcome(job.checksum, claimed.output_dir, claimed.outputs, cached=True)
 
 
-def _execute(batch: JobBatch, cache: Cache, job: Job, directory: Path) -> Outcome:
+def _execute(
+    batch: JobBatch, cache: Cache, job: Job, directory: Path, shared: bytes
+) -> Outcome:
     task_class = batch.task_class
     start = time.time()
     try:
+        before = _file_digests(job.inputs)
         raw = task_class._execute(job.inputs, directory)
         outputs = _checked_outputs(task_class, raw)
-        _check_inputs_unchanged(task_class, job)
+        _check_inputs_unchanged(task_class, job, before)
+        end = time.time()
+        provenance = _provenance(shared, job, start, end)
+        # Inside the try: outputs a store cannot write fail this state only.
+        cache.publish(directory, job.checksum, outputs, provenance)
     except Exception as exc:  # a task's own failure is data, not a crash
-        error = _error_record(task_class, job, exc, start)
-        error["output_dir"] = str(directory)
-        cache.record_error(directory, error)
-        return Outcome(job.checksum, directory, None, error, time.time() - start)
-    end = time.time()
-    provenance = _provenance(batch, job, start, end)
-    cache.publish(directory, job.checksum, outputs, provenance)
+        return record_failure(task_class, cache, job, exc, start, directory)
     return Outcome(job.checksum, directory, outputs, None, end - start)
+
+
+def record_failure(
+    task_class: type[Task],
+    cache: Cache,
+    job: Job,
+    exc: BaseException,
+    start: float,
+    directory: Path,
+    **extra: Any,
+) -> Outcome:
+    """Write ``_error.json`` for ``job`` and return its errored Outcome.
+
+    Workers call it too, for states their job never ran to the end (a SLURM
+    job cancelled or timed out), so every failure is recorded the same way;
+    ``extra`` adds worker facts (job id, scheduler state, log tail).
+    """
+    error = {**_error_record(task_class, job, exc, start), **extra}
+    error["output_dir"] = str(directory)
+    try:
+        cache.record_error(directory, error)
+    except OSError as write_error:  # the state stays errored, in memory only
+        error["error_file"] = f"not written: {write_error}"
+    return Outcome(job.checksum, directory, None, error, time.time() - start)
 
 
 def _checked_outputs(task_class: type[Task], raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,12 +150,22 @@ def _checked_outputs(task_class: type[Task], raw: Mapping[str, Any]) -> dict[str
     }
 
 
-def _check_inputs_unchanged(task_class: type[Task], job: Job) -> None:
+def _file_digests(inputs: Mapping[str, Any]) -> dict[str, bytes]:
+    """Contents digests of the inputs holding files, taken before the task runs.
+
+    Not ``job.input_digests``: a workflow input's digest there is its upstream
+    key, not the contents of the file it receives.
+    """
+    return {f: hash_object(v, field=f) for f, v in inputs.items() if _holds_files(v)}
+
+
+def _check_inputs_unchanged(
+    task_class: type[Task], job: Job, before: Mapping[str, bytes]
+) -> None:
     """Fail a job whose task modified one of its own input files."""
-    for field, value in job.inputs.items():
-        if not _holds_files(value):
-            continue
-        if hash_object(value, field=field) != job.input_digests[field]:
+    for field, digest in before.items():
+        value = job.inputs[field]
+        if hash_object(value, field=field) != digest:
             msg = (
                 f"{task_class.__name__}: input {field!r} ({value!r}) was modified "
                 "while the task ran; a task must write new files into its output "
@@ -165,21 +203,42 @@ def _short_repr(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _provenance(batch: JobBatch, job: Job, start: float, end: float) -> dict[str, Any]:
+def _shared_provenance(batch: JobBatch) -> bytes:
+    """The provenance fields every state of ``batch`` shares, as JSON members."""
     task_class = batch.task_class
-    return {
+    shared = {
         "task": f"{task_class.__module__}.{task_class.__qualname__}",
-        "checksum": job.checksum,
         "operation_hash": task_class._operation_hash().hex(),
-        "inputs": {key: val.hex() for key, val in job.input_digests.items()},
-        "upstream": dict(job.upstream),
         "worker": batch.worker,
-        "start": _iso(start),
-        "end": _iso(end),
-        "runtime": end - start,
-        "peak_memory_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         **_host(),
     }
+    return json.dumps(shared, default=str).encode()[1:-1]
+
+
+def _provenance(shared: bytes, job: Job, start: float, end: float) -> bytes:
+    """One state's ``_provenance.json``: its own fields, then the shared ones.
+
+    Formatted directly (every value is a hex string, a number or a timestamp;
+    field names are JSON-quoted once): ``json.dumps`` of a dict per state
+    cost more than the rest of the record together.
+    """
+    inputs = ", ".join(
+        f'{_json_key(key)}: "{digest.hex()}"'
+        for key, digest in job.input_digests.items()
+    )
+    upstream = json.dumps(dict(job.upstream)) if job.upstream else "{}"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    own = (
+        f'{{"checksum": "{job.checksum}", "inputs": {{{inputs}}}, '
+        f'"upstream": {upstream}, "start": "{_iso(start)}", "end": "{_iso(end)}", '
+        f'"runtime": {end - start!r}, "peak_memory_kb": {peak}, '
+    )
+    return own.encode() + shared + b"}"
+
+
+@cache
+def _json_key(name: str) -> str:
+    return json.dumps(name)
 
 
 @cache
@@ -191,9 +250,21 @@ def _host() -> dict[str, Any]:
         "versions": {
             "python": sys.version.split()[0],
             "pydra_lite": __version__,
-            "platform": platform.platform(),
+            "platform": _platform(),
         },
     }
+
+
+def _platform() -> str:
+    """``platform.platform()``'s text without its cost (a ``uname -p`` subprocess
+    and a scan of the Python executable: 6 ms in every process)."""
+    uname = platform.uname()  # its processor field, the slow one, is left unread
+    text = f"{uname.system}-{uname.release}-{uname.machine}"
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):  # not glibc, or not POSIX
+        libc = None
+    return f"{text}-with-{libc.replace(' ', '')}" if libc else text
 
 
 def _user() -> str:
@@ -204,4 +275,13 @@ def _user() -> str:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+    """ISO 8601 in UTC with microseconds, e.g. ``2026-01-02T03:04:05.123456+00:00``."""
+    second = int(timestamp)
+    micro = int((timestamp - second) * 1e6)
+    return f"{_iso_second(second)}.{micro:06d}+00:00"
+
+
+@lru_cache(maxsize=8)
+def _iso_second(second: int) -> str:
+    """The date and time part: the same for every state ending in one second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -47,15 +47,22 @@ class Result:
 class StateResults(Sequence[Result]):
     """The Result of each state of a split task, read from the cache on access.
 
-    Holding checksums rather than results keeps a 100,000-state run small.
+    Holding checksums rather than results keeps a 100,000-state run small;
+    ``cached`` holds one byte per state, 1 where the state came from the cache
+    in this run rather than being executed by it (None: every state did).
     """
 
     def __init__(
-        self, cache: Cache, task_class: type, checksums: Sequence[str]
+        self,
+        cache: Cache,
+        task_class: type,
+        checksums: Sequence[str],
+        cached: bytes | bytearray | None = None,
     ) -> None:
         self._cache = cache
         self._task_class = task_class
         self._checksums = checksums
+        self._cached = cached
 
     def __len__(self) -> int:
         return len(self._checksums)
@@ -66,18 +73,19 @@ class StateResults(Sequence[Result]):
     def __getitem__(self, index: slice) -> list[Result]: ...
     def __getitem__(self, index: int | slice) -> Result | list[Result]:
         if isinstance(index, slice):
-            return [self._load(ck) for ck in self._checksums[index]]
-        return self._load(self._checksums[index])
+            return [self._load(i) for i in range(len(self))[index]]
+        return self._load(range(len(self))[index])
 
     def __iter__(self) -> Iterator[Result]:
-        return (self._load(ck) for ck in self._checksums)
+        return (self._load(i) for i in range(len(self)))
 
-    def _load(self, checksum: str) -> Result:
-        name = self._task_class.__name__
+    def _load(self, index: int) -> Result:
+        name, checksum = self._task_class.__name__, self._checksums[index]
         entry = self._cache.load(name, checksum)
         if entry is not None:
             outputs = self._task_class.Outputs(**entry.outputs)  # type: ignore[attr-defined]
-            return Result(outputs, entry.output_dir, cached=True)
+            cached = self._cached is None or bool(self._cached[index])
+            return Result(outputs, entry.output_dir, cached=cached)
         directory = self._cache.entry_dir(name, checksum)
         error = self._cache.read_error(name, checksum)
         errors = [error] if error else []

@@ -1,23 +1,31 @@
-"""Running a flattened workflow: demand-driven, as soon as each input is ready.
+"""Running flattened workflows: demand-driven, as soon as each input is ready.
 
-Algorithm (as ewoks' lazy evaluation over its hash tree):
+One :class:`WorkflowRun` runs one or several graphs together (the graphs of
+the states of a split workflow), so that their independent states share the
+worker. Algorithm (as ewoks' lazy evaluation over its hash tree):
 
-1. *Demand.* Start from the states the workflow returns and from every sink
+1. *Demand.* Start from the states each graph returns and from every sink
    node's states. A demanded state with a valid cache entry is loaded and
    demands nothing more; one without is pending, and demands the upstream
    states it reads. So a warm run loads only what the workflow returns, and
-   editing node k of a chain reruns nodes k..end only.
+   editing node k of a chain reruns nodes k..end only. Two pending states with
+   the same checksum (the same job in two graphs) run once: the second
+   follows the first and receives its outcome.
 2. *Run.* A pending state is ready when every pending state it reads is done
-   (no barrier on a whole upstream split). Ready states go to the worker in
-   batches of one node each; as batches finish, their dependants become ready.
+   (no barrier on a whole upstream split). Ready states wait in one queue per
+   task class, so that a batch holds states of one class, from any graph.
+   Batches go to the worker while fewer than ``worker.max_in_flight()`` are
+   outstanding, the class whose most downstream ready state comes last in
+   its graph first: results flow down the graph instead of piling up.
 3. *Failure.* A failed state's dependants, transitively, are skipped with the
    reason recorded; every other state still runs and is cached.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
@@ -28,54 +36,93 @@ if TYPE_CHECKING:
     from pydra_lite.engine.cache import Cache
     from pydra_lite.workers.base import Worker
 
-StateKey = tuple[str, int]
+StateKey = tuple[GraphNode, int]
+_Queued = tuple[int, int, int, StateKey]
+"""A ready state in its class's queue: (-node order, graph, state, key)."""
 
 
 class WorkflowRun:
-    """One run of a flattened workflow through the cache and a worker."""
+    """One run of flattened workflow graphs through the cache and a worker."""
 
     def __init__(
-        self, graph: WorkflowGraph, cache: Cache, worker: Worker, rerun: bool
+        self,
+        graphs: Sequence[WorkflowGraph],
+        cache: Cache,
+        worker: Worker,
+        rerun: bool,
     ) -> None:
-        self.graph = graph
+        self.graphs = list(graphs)
         self.cache = cache
         self.worker = worker
         self.rerun = rerun
-        self.outputs: dict[str, list[dict[str, Any] | None]] = {
-            name: [None] * node.state.size for name, node in graph.nodes.items()
+        self.graph_of = {
+            node: i
+            for i, graph in enumerate(self.graphs)
+            for node in graph.nodes.values()
+        }
+        self.outputs: dict[GraphNode, list[dict[str, Any] | None]] = {
+            node: [None] * node.state.size for node in self.graph_of
         }
         self.pending: set[StateKey] = set()
         self.waiting: dict[StateKey, int] = {}
         self.dependants: dict[StateKey, list[StateKey]] = defaultdict(list)
-        self.errors: list[dict[str, Any]] = []
+        self.followers: dict[StateKey, list[StateKey]] = defaultdict(list)
+        self.leader_of: dict[StateKey, StateKey] = {}
+        self.errors: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self.skipped: dict[StateKey, str] = {}
-        self.executed = 0
+        self.skipped_by_graph: dict[int, dict[StateKey, str]] = defaultdict(dict)
+        self.ran: set[int] = set()  # graphs with a state executed, not found
+        self._queues: dict[type, list[_Queued]] = defaultdict(list)
 
     def run(self) -> None:
         """Demand, then run every pending state; results land in ``outputs``."""
         self._demand()
         self._link()
-        ready = [key for key in self.pending if self.waiting[key] == 0]
-        self._execute(ready)
+        for key in self.pending:
+            if self.waiting[key] == 0 and key not in self.leader_of:
+                self._enqueue(key)
+        self._execute()
+
+    # -- what each graph got ---------------------------------------------------
+    def errors_of(self, graph: int) -> list[dict[str, Any]]:
+        """The error records of the failed states of graph ``graph``."""
+        return self.errors.get(graph, [])
+
+    def skipped_of(self, graph: int) -> dict[StateKey, str]:
+        """The skipped states of graph ``graph``, with the reason."""
+        return self.skipped_by_graph.get(graph, {})
+
+    def ran_in(self, graph: int) -> bool:
+        """Whether any state of graph ``graph`` was executed (not found cached)."""
+        return graph in self.ran
 
     # -- 1. demand ----------------------------------------------------------------
     def _demand(self) -> None:
         stack = [
             (node, k)
-            for node, _ in self.graph.outputs.values()
+            for graph in self.graphs
+            for node in _demanded(graph)
             for k in range(node.kept.size)
         ]
-        stack += [(node, k) for node in self.graph.sinks for k in range(node.kept.size)]
         seen: set[StateKey] = set()
+        leaders: dict[tuple[type, str], StateKey] = {}
         while stack:
             node, kept = stack.pop()
             for flat in node.groups[kept]:
-                if (node.name, flat) in seen:
+                key = (node, flat)
+                if key in seen:
                     continue
-                seen.add((node.name, flat))
-                if not self._load(node, flat):
-                    self.pending.add((node.name, flat))
-                    stack.extend(node.dependencies(flat))
+                seen.add(key)
+                if self._load(node, flat):
+                    continue
+                self.pending.add(key)
+                leader = leaders.setdefault(
+                    (node.task_class, node.checksums[flat]), key
+                )
+                if leader is not key:
+                    self.followers[leader].append(key)
+                    self.leader_of[key] = leader
+                stack.extend(node.dependencies(flat))
 
     def _load(self, node: GraphNode, flat: int) -> bool:
         if self.rerun:
@@ -83,65 +130,76 @@ class WorkflowRun:
         entry = self.cache.load(node.task_class.__name__, node.checksums[flat])
         if entry is None:
             return False
-        self.outputs[node.name][flat] = entry.outputs
+        self.outputs[node][flat] = entry.outputs
         return True
 
     def _link(self) -> None:
         """Count, for each pending state, the pending states it waits for."""
         for key in self.pending:
-            node = self.graph.nodes[key[0]]
+            node = key[0]
             count = 0
             for up, kept in node.dependencies(key[1]):
                 for flat in up.groups[kept]:
-                    if (up.name, flat) in self.pending:
-                        self.dependants[up.name, flat].append(key)
+                    if (up, flat) in self.pending:
+                        self.dependants[up, flat].append(key)
                         count += 1
             self.waiting[key] = count
 
     # -- 2. run ---------------------------------------------------------------------
-    def _execute(self, ready: list[StateKey]) -> None:
+    def _enqueue(self, key: StateKey) -> None:
+        node, flat = key
+        entry = (-node.order, self.graph_of[node], flat, key)
+        heapq.heappush(self._queues[node.task_class], entry)
+
+    def _execute(self) -> None:
         in_flight: dict[Future[list[Outcome]], list[StateKey]] = {}
-        while ready or in_flight:
-            for keys in self._batches(ready):
+        limit = self.worker.max_in_flight()
+        while self._queues or in_flight:
+            while self._queues and len(in_flight) < limit:
+                keys = self._next_batch()
                 in_flight[self._submit(keys)] = keys
-            ready = []
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 keys = in_flight.pop(future)
                 for key, outcome in zip(keys, future.result(), strict=True):
-                    ready += self._finish(key, outcome)
+                    self._finish(key, outcome)
 
-    def _batches(self, ready: list[StateKey]) -> Iterator[list[StateKey]]:
-        by_node: dict[str, list[StateKey]] = defaultdict(list)
-        for key in ready:
-            by_node[key[0]].append(key)
-        for keys in by_node.values():
-            size = self.worker.batch_size(len(keys))
-            for start in range(0, len(keys), size):
-                yield sorted(keys[start : start + size])
+    def _next_batch(self) -> list[StateKey]:
+        """Up to a batch of ready states of the class whose best state goes first."""
+        task_class = min(self._queues, key=lambda cls: self._queues[cls][0])
+        queue = self._queues[task_class]
+        size = self.worker.batch_size(len(queue))
+        keys = [heapq.heappop(queue)[3] for _ in range(min(size, len(queue)))]
+        if not queue:
+            del self._queues[task_class]
+        return keys
 
     def _submit(self, keys: list[StateKey]) -> Future[list[Outcome]]:
-        node = self.graph.nodes[keys[0][0]]
-        jobs = [node.job(flat, self.outputs) for _, flat in keys]
+        jobs = [node.job(flat, self.outputs) for node, flat in keys]
         batch = JobBatch(
-            node.task_class, self.cache.spec, jobs, self.worker.name, self.rerun
+            keys[0][0].task_class, self.cache.spec, jobs, self.worker.name, self.rerun
         )
         return self.worker.submit(batch)
 
-    def _finish(self, key: StateKey, outcome: Outcome) -> list[StateKey]:
-        """Record one outcome; return the dependants it made ready."""
-        self.executed += not outcome.cached
-        if outcome.error is not None:
-            self.errors.append(outcome.error)
-            self._skip_dependants(key, f"upstream {key[0]} state {key[1]} failed")
-            return []
-        self.outputs[key[0]][key[1]] = outcome.outputs
-        ready = []
-        for dependant in self.dependants.get(key, []):
-            self.waiting[dependant] -= 1
-            if self.waiting[dependant] == 0 and dependant not in self.skipped:
-                ready.append(dependant)
-        return ready
+    def _finish(self, key: StateKey, outcome: Outcome) -> None:
+        """Record one outcome (and its followers'); queue the dependants it readied."""
+        for done in (key, *self.followers.get(key, ())):
+            graph = self.graph_of[done[0]]
+            if not outcome.cached:
+                self.ran.add(graph)
+            if outcome.error is not None:
+                self.errors[graph].append(outcome.error)
+                reason = f"upstream {done[0].name} state {done[1]} failed"
+                self._skip_dependants(done, reason)
+                continue
+            self.outputs[done[0]][done[1]] = outcome.outputs
+            for dependant in self.dependants.get(done, ()):
+                self.waiting[dependant] -= 1
+                if self.waiting[dependant] == 0 and self._is_runnable(dependant):
+                    self._enqueue(dependant)
+
+    def _is_runnable(self, key: StateKey) -> bool:
+        return key not in self.skipped and key not in self.leader_of
 
     # -- 3. failure ---------------------------------------------------------------
     def _skip_dependants(self, key: StateKey, reason: str) -> None:
@@ -150,8 +208,17 @@ class WorkflowRun:
             dependant = stack.pop()
             if dependant not in self.skipped:
                 self.skipped[dependant] = reason
+                graph = self.graph_of[dependant[0]]
+                self.skipped_by_graph[graph][dependant] = reason
                 stack.extend(self.dependants.get(dependant, []))
+                stack.extend(self.followers.get(dependant, []))
 
     @property
     def failed(self) -> bool:
         return bool(self.errors or self.skipped)
+
+
+def _demanded(graph: WorkflowGraph) -> Iterator[GraphNode]:
+    """The nodes whose states a run must have: those returned, and the sinks."""
+    yield from (node for node, _ in graph.outputs.values())
+    yield from graph.sinks

@@ -57,7 +57,16 @@ class PickleStore(Store):
 
     def dump(self, path: str, checksum: str, outputs: dict[str, Any]) -> None:
         payload = (RESULT_FORMAT, checksum, outputs)
-        write_atomic(path, cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        dumps = pickle.dumps if _all_plain(outputs) else cloudpickle.dumps
+        try:
+            data = dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            msg = (
+                f"{path}: cannot pickle the outputs ({type(exc).__name__}: {exc}); "
+                "return values that cloudpickle can serialize"
+            )
+            raise StoreError(msg) from exc
+        write_atomic(path, data)
 
     def load(self, path: str, checksum: str) -> dict[str, Any]:
         with open(path, "rb") as stream:
@@ -68,6 +77,33 @@ class PickleStore(Store):
             msg = f"{path}: unreadable ({type(exc).__name__}: {exc})"
             raise InvalidEntry(msg) from exc
         return _checked(path, checksum, fmt, found, outputs)
+
+
+_PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
+
+
+def _all_plain(outputs: dict[str, Any]) -> bool:
+    """Whether plain ``pickle`` writes every output exactly as cloudpickle would."""
+    for value in outputs.values():
+        if type(value) not in _PLAIN_TYPES and not _is_plain(value):
+            return False
+    return True
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether plain ``pickle`` writes ``value`` exactly as cloudpickle would.
+
+    Builtin scalars, and lists and tuples of them, are pickled the same by
+    both, and ``pickle.dumps`` costs a fraction of a cloudpickle Pickler's
+    setup. Anything else (a class or function defined in ``__main__`` travels
+    by value only through cloudpickle) goes through cloudpickle.
+    """
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return True
+    if kind is list or kind is tuple:
+        return all(type(item) in _PLAIN_TYPES for item in value)
+    return False
 
 
 def _checked(
@@ -96,12 +132,19 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (one call for small files)."""
+    written = os.write(fd, data)
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 _STORES: dict[str, Callable[[], Store]] = {"pickle": PickleStore}

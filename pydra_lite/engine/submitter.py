@@ -3,19 +3,24 @@
 Algorithm for one task object (a :class:`Node`):
 
 1. Check every input (a missing mandatory input raises before the cache is
-   touched) and compute the checksum of every state.
-2. A split task first looks up its split node's entry, which holds the gathered
-   outputs: a warm rerun reads that one file.
-3. Otherwise each state is looked up in the cache; the misses are sent to the
-   worker in batches, with at most ``worker.max_in_flight()`` batches
-   outstanding, so memory stays flat however many states there are.
-4. Outcomes are gathered in state order; when every state succeeded the split
+   touched) and hash every input value once.
+2. A split task first looks up its split node's entry, named from those
+   digests and holding the gathered outputs: a warm rerun reads that one file.
+3. Otherwise the states' checksums are computed as the states are reached, and
+   each state is looked up in the cache (skipped when one scan of the cache
+   root showed no entry for it); the misses are sent to the worker in batches
+   sized by the worker for the states still to come, with at most
+   ``worker.max_in_flight()`` outstanding, so the first batch starts at once
+   and memory stays flat however many states there are.
+4. Outcomes are gathered in state order, with a flag per state saying whether
+   it came from the cache; when every state succeeded the split
    node's entry is published, and the Result is returned (or
    :class:`TaskFailedError` raised, listing every failed state's error file).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -24,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from pydra_lite.compose.base import Task, register_runner
 from pydra_lite.compose.workflow import WorkflowTask
@@ -108,17 +113,19 @@ class Submitter:
 
     def _run_workflow(self, task: WorkflowTask, rerun: bool) -> Result:
         if task.splitter is None:
-            return _run_graph(self, task, rerun)
+            return _run_graphs(self, [task], rerun)[0]
         node = Node(task)
-        per_state = [
-            _run_graph(self, type(task)(**job.inputs), rerun)
-            for job in node.jobs(node.checksums())
-        ]
-        return _gather_workflow_states(node, per_state)
+        states = [type(task)(**job.inputs) for job in node.jobs()]
+        return _gather_workflow_states(node, _run_graphs(self, states, rerun))
 
 
 class _NodeRun:
-    """Runs the states of one node through the cache and the worker."""
+    """Runs the states of one node through the cache and the worker.
+
+    A split node's state checksums are computed as the states are reached
+    (:meth:`Node.jobs`), so the first batch starts before the last checksum
+    is known; the split entry's own checksum needs only the input digests.
+    """
 
     def __init__(self, submitter: Submitter, node: Node, rerun: bool) -> None:
         self.sub = submitter
@@ -126,21 +133,22 @@ class _NodeRun:
         self.node = node
         self.rerun = rerun
         self.names = [spec.name for spec in node.task_class._output_specs]
+        self._known: set[str] | None = None  # checksums in the root, if scanned
 
     def run(self) -> Result:
         start = time.perf_counter()
-        checksums = self.node.checksums()
         if not self.node.is_split:
-            return self._single(checksums[0], start)
-        split_checksum = self.node.split_checksum(checksums)
+            return self._single(start)
+        split_checksum = self.node.split_checksum()
         entry = None if self.rerun else self.cache.load(self.node.name, split_checksum)
-        if entry is not None:
-            outputs = {k: v for k, v in entry.outputs.items() if k != "_states"}
-            return self._result(outputs, entry.output_dir, checksums, cached=True)
-        return self._split(checksums, split_checksum, start)
+        if entry is None:
+            return self._split(split_checksum, start)
+        outputs = {k: v for k, v in entry.outputs.items() if k != "_states"}
+        checksums = entry.outputs.get("_states") or self.node.checksums()
+        return self._result(outputs, entry.output_dir, checksums, None)
 
-    def _single(self, checksum: str, start: float) -> Result:
-        job = next(self.node.jobs([checksum]))
+    def _single(self, start: float) -> Result:
+        job = next(self.node.jobs())
         outcome = self._lookup(job) or self._submit([job]).result()[0]
         outputs = None
         if outcome.outputs is not None:
@@ -155,12 +163,14 @@ class _NodeRun:
             errors=errors,
         )
 
-    def _split(self, checksums: list[str], split_checksum: str, start: float) -> Result:
-        gathered = {name: [None] * len(checksums) for name in self.names}
+    def _split(self, split_checksum: str, start: float) -> Result:
+        total = self.node.state.size
+        gathered: dict[str, list[Any]] = {name: [None] * total for name in self.names}
         errors: list[dict[str, Any]] = []
-        all_cached = True
+        checksums: list[str] = []
+        cached = bytearray(total)  # 1 where the state came from the cache
         for index, outcome in self._outcomes(checksums):
-            all_cached &= outcome.cached
+            cached[index] = outcome.cached
             if outcome.error is not None:
                 errors.append(outcome.error)
                 continue
@@ -170,7 +180,7 @@ class _NodeRun:
         directory = self.cache.entry_dir(self.node.name, split_checksum)
         if not errors:
             directory = self._publish_split(split_checksum, outputs, checksums)
-        result = self._result(outputs, directory, checksums, cached=all_cached)
+        result = self._result(outputs, directory, checksums, cached)
         result.errors = errors
         result.errored = bool(errors)
         result.runtime = time.perf_counter() - start
@@ -181,11 +191,13 @@ class _NodeRun:
         outputs: dict[str, Any],
         directory: Path,
         checksums: list[str],
-        cached: bool,
+        cached: bytearray | None,
     ) -> Result:
-        states = StateResults(self.cache, self.node.task_class, checksums)
+        """The split Result; ``cached`` flags each state (None: all from the cache)."""
+        states = StateResults(self.cache, self.node.task_class, checksums, cached)
         out = self.node.task_class.Outputs(**outputs)
-        return Result(out, directory, cached=cached, states=states)
+        all_cached = cached is None or all(cached)
+        return Result(out, directory, cached=all_cached, states=states)
 
     def _publish_split(
         self, split_checksum: str, outputs: dict[str, Any], checksums: list[str]
@@ -205,14 +217,23 @@ class _NodeRun:
         return directory
 
     def _outcomes(self, checksums: list[str]) -> Iterator[tuple[int, Outcome]]:
-        """Every state's outcome, cached ones first-come, others as batches end."""
+        """Every state's outcome, cached ones first-come, others as batches end.
+
+        Appends each state's checksum to ``checksums`` as it is computed. Batch
+        sizes are asked of the worker for the states still to come, so they
+        shrink towards the end and no process idles behind a long last batch.
+        """
         worker = self.sub.worker
-        size = worker.batch_size(len(checksums))
+        total = self.node.state.size
+        if not self.rerun:
+            self._known = self.cache.names(self.node.name, 4 * total + 64)
         in_flight: dict[Future[list[Outcome]], list[int]] = {}
         batch: list[Job] = []
         indices: list[int] = []
-        with _progress_bar(len(checksums), self.sub.progress) as bar:
-            for index, job in enumerate(self.node.jobs(checksums)):
+        size = worker.batch_size(total)
+        with _progress_bar(total, self.sub.progress) as bar:
+            for index, job in enumerate(self.node.jobs()):
+                checksums.append(job.checksum)
                 found = self._lookup(job)
                 if found is not None:
                     bar.update(1)
@@ -223,6 +244,7 @@ class _NodeRun:
                 if len(batch) >= size:
                     in_flight[self._submit(batch)] = indices
                     batch, indices = [], []
+                    size = worker.batch_size(total - index - 1)
                     while len(in_flight) >= worker.max_in_flight():
                         yield from _drain(in_flight, bar, FIRST_COMPLETED)
             if batch:
@@ -233,6 +255,13 @@ class _NodeRun:
     def _lookup(self, job: Job) -> Outcome | None:
         if self.rerun:
             return None
+        known = self._known
+        if (
+            known is not None
+            and job.checksum not in known
+            and not self.cache.spec.readonly
+        ):
+            return None  # not in the root when the run started: the worker checks again
         entry = self.cache.load(self.node.name, job.checksum)
         if entry is None:
             return None
@@ -246,31 +275,58 @@ class _NodeRun:
         return worker.submit(batch)
 
 
-def _run_graph(sub: Submitter, task: WorkflowTask, rerun: bool) -> Result:
-    """Run one (unsplit) workflow: its own entry first, then its graph on demand."""
-    task._check_mandatory()
-    graph = WorkflowGraph(task)
-    name, outputs_class = type(task).__name__, type(task).Outputs
-    entry = None if rerun else sub.cache.load(name, graph.checksum)
-    if entry is not None:
-        return Result(outputs_class(**entry.outputs), entry.output_dir, cached=True)
+def _run_graphs(
+    sub: Submitter, tasks: Sequence[WorkflowTask], rerun: bool
+) -> list[Result]:
+    """Run unsplit workflows: each one's own entry first, then, for those
+    missing, all their graphs together in one run, so that the states of a
+    split workflow share the worker."""
     start = time.perf_counter()
-    run = WorkflowRun(graph, sub.cache, sub.worker, rerun)
-    run.run()
-    directory = sub.cache.entry_dir(name, graph.checksum)
-    if run.failed:
-        skipped = (
-            f"{len(run.skipped)} state(s) skipped: {sorted(set(run.skipped.values()))}"
-        )
-        return Result(None, directory, errored=True, errors=run.errors, skipped=skipped)
+    graphs = [_workflow_graph(task) for task in tasks]
+    results = [None if rerun else _cached_workflow(sub.cache, g) for g in graphs]
+    todo = [i for i, found in enumerate(results) if found is None]
+    if todo:
+        run = WorkflowRun([graphs[i] for i in todo], sub.cache, sub.worker, rerun)
+        run.run()
+        for position, i in enumerate(todo):
+            results[i] = _graph_result(sub.cache, run, position, start)
+    return results  # type: ignore[return-value]
+
+
+def _workflow_graph(task: WorkflowTask) -> WorkflowGraph:
+    task._check_mandatory()
+    return WorkflowGraph(task)
+
+
+def _cached_workflow(cache: Cache, graph: WorkflowGraph) -> Result | None:
+    """The workflow's own entry, holding its outputs: all a warm rerun reads."""
+    entry = cache.load(graph.task_class.__name__, graph.checksum)
+    if entry is None:
+        return None
+    outputs = graph.task_class.Outputs(**entry.outputs)
+    return Result(outputs, entry.output_dir, cached=True)
+
+
+def _graph_result(cache: Cache, run: WorkflowRun, index: int, start: float) -> Result:
+    """The Result of graph ``index`` of ``run``, its entry published on success."""
+    graph = run.graphs[index]
+    name = graph.task_class.__name__
+    errors, skipped = run.errors_of(index), run.skipped_of(index)
+    if errors or skipped:
+        reasons = sorted(set(skipped.values()))
+        why = f"{len(skipped)} state(s) skipped: {reasons}" if skipped else None
+        directory = cache.entry_dir(name, graph.checksum)
+        return Result(None, directory, errored=True, errors=errors, skipped=why)
     outputs = graph.output_values(run.outputs)
     provenance = {"task": name, "checksum": graph.checksum, "nodes": list(graph.nodes)}
-    with sub.cache.lock(graph.checksum):
-        directory = sub.cache.prepare(name, graph.checksum)
-        sub.cache.publish(directory, graph.checksum, outputs, provenance)
-    runtime = time.perf_counter() - start
+    with cache.lock(graph.checksum):
+        directory = cache.prepare(name, graph.checksum)
+        cache.publish(directory, graph.checksum, outputs, provenance)
     return Result(
-        outputs_class(**outputs), directory, cached=run.executed == 0, runtime=runtime
+        graph.task_class.Outputs(**outputs),
+        directory,
+        cached=not run.ran_in(index),
+        runtime=time.perf_counter() - start,
     )
 
 
@@ -306,16 +362,46 @@ def _drain(
 
 
 def _progress_bar(total: int, wanted: bool | None) -> Any:
-    """A tqdm bar on a terminal or in Jupyter; disabled otherwise."""
+    """A tqdm bar on a terminal or in Jupyter; disabled otherwise.
+
+    In Jupyter it is a widget when ipywidgets is installed and the text bar
+    when it is not: ``tqdm.auto`` would warn "IProgress not found" on import,
+    in every notebook of a user who never asked for widgets.
+    """
     if wanted is None:
         wanted = total >= PROGRESS_MIN_STATES and _is_interactive()
-    return tqdm(total=total, disable=not wanted, unit="state", leave=False)
+    if not wanted:  # not even a disabled tqdm: its first one costs ~15 ms
+        return _NoBar()
+    bar = _notebook_bar() if "ipykernel" in sys.modules else None
+    return (bar or tqdm)(total=total, unit="state", leave=False)
+
+
+class _NoBar:
+    """What a run without a progress bar updates."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Nothing to close."""
+
+    def update(self, n: int = 1) -> None:
+        """Nothing to show."""
 
 
 def _is_interactive() -> bool:
     if "ipykernel" in sys.modules:
         return True
     return sys.stderr.isatty()
+
+
+def _notebook_bar() -> Any:
+    """tqdm's widget bar, or None without ipywidgets (imported only when used)."""
+    if importlib.util.find_spec("ipywidgets") is None:
+        return None
+    from tqdm.notebook import tqdm as notebook_tqdm  # noqa: PLC0415 (optional, heavy)
+
+    return notebook_tqdm
 
 
 def run_task(task: Task, **submitter_options: Any) -> Any:

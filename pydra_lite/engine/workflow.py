@@ -21,7 +21,7 @@ no upstream value is ever hashed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydra_lite.compose.base import Task
 from pydra_lite.compose.lazy import LazyField
@@ -32,38 +32,51 @@ from pydra_lite.errors import WorkflowError
 from pydra_lite.hash import combine_digests
 from pydra_lite.state import State
 
+_EMPTY = State.empty()
+"""The state of an unsplit node: shared, since states are immutable."""
+
 
 class GraphNode:
-    """One python or shell node of a flattened workflow."""
+    """One python or shell node of a flattened workflow.
 
-    def __init__(self, name: str, task: Task, built: Mapping[str, GraphNode]) -> None:
+    ``order`` is the node's position in the workflow (topological): the
+    scheduler runs states of later nodes first, so that results flow down the
+    graph instead of piling up.
+    """
+
+    def __init__(
+        self, name: str, task: Task, built: Mapping[str, GraphNode], order: int = 0
+    ) -> None:
         self.name = name
         self.task = task
         self.task_class = type(task)
+        self.order = order
         values = task._inputs()
         self.lazy = {f: v for f, v in values.items() if isinstance(v, LazyField)}
         self.upstream = {f: _find(built, name, v) for f, v in self.lazy.items()}
         self.state = self._make_state()
         combiner = [_qualify(name, c) for c in task.combiner]
         self.kept, self.combined = (
-            self.state.combine(combiner) if combiner else (self.state, State.empty())
+            self.state.combine(combiner) if combiner else (self.state, _EMPTY)
         )
         self._values = values
         self._positions = {
             f: _positions(self.state, up.kept) for f, up in self.upstream.items()
         }
-        self._own = {f: self.state.dim_of(f"{name}.{f}") for f in task.split_names()}
+        own = task.split_names() if task.splitter is not None else ()
+        self._own = {f: self.state.dim_of(f"{name}.{f}") for f in own}
         self._fixed_digests, self._split_digests = input_digests(values)
         self.checksums = [self._checksum(index) for index in self.state.indices()]
         self.groups = self._groups()
         self.out_keys = [self._out_key(group) for group in self.groups]
 
     def _make_state(self) -> State:
-        state = State.empty()
+        state = _EMPTY
         for up in self.upstream.values():
-            state = state.outer(up.kept)
-        own = self.task._state()
-        if own.dims:
+            if up.kept.dims:
+                state = state.outer(up.kept)
+        if self.task.splitter is not None:
+            own = self.task._state()
             splitter = _qualify_splitter(self.name, self.task.splitter)
             lengths = {
                 f"{self.name}.{d}": len(getattr(self.task, d)) for d in own.names
@@ -74,6 +87,8 @@ class GraphNode:
     def upstream_index(self, field: str, index: tuple[int, ...]) -> int:
         """The kept-state index of the upstream node feeding ``field``."""
         up = self.upstream[field]
+        if not up.kept.dims:  # the usual case: an unsplit upstream node
+            return 0
         return up.kept.flat_index(tuple(index[p] for p in self._positions[field]))
 
     def _input_digests(self, index: tuple[int, ...]) -> dict[str, bytes]:
@@ -89,6 +104,8 @@ class GraphNode:
         return state_checksum(self.task_class, self._input_digests(index))
 
     def _groups(self) -> list[list[int]]:
+        if not self.state.dims:
+            return [[0]]
         positions = _positions(self.state, self.kept)
         groups: list[list[int]] = [[] for _ in range(self.kept.size)]
         for flat, index in enumerate(self.state.indices()):
@@ -110,7 +127,7 @@ class GraphNode:
         for field in self.lazy:
             yield self.upstream[field], self.upstream_index(field, index)
 
-    def job(self, flat: int, outputs: Mapping[str, list[dict[str, Any] | None]]) -> Job:
+    def job(self, flat: int, outputs: Outputs) -> Job:
         """The job of state ``flat``, its lazy inputs read from ``outputs``."""
         index = self.state.index_of(flat)
         inputs = {}
@@ -126,14 +143,16 @@ class GraphNode:
                 inputs[field] = value
         return Job(self.checksums[flat], inputs, self._input_digests(index))
 
-    def value(
-        self, kept: int, field: str, outputs: Mapping[str, list[dict[str, Any] | None]]
-    ) -> Any:
+    def value(self, kept: int, field: str, outputs: Outputs) -> Any:
         """This node's output ``field`` at kept state ``kept`` (a list when combined)."""
-        states = outputs[self.name]
+        states = outputs[self]
         if not self.combined.dims:
             return states[self.groups[kept][0]][field]  # type: ignore[index]
         return [states[s][field] for s in self.groups[kept]]  # type: ignore[index]
+
+
+Outputs: TypeAlias = Mapping[GraphNode, list[dict[str, Any] | None]]
+"""Per node, the outputs of each of its states (None until known)."""
 
 
 def _find(built: Mapping[str, GraphNode], name: str, lazy: LazyField) -> GraphNode:
@@ -167,10 +186,11 @@ class WorkflowGraph:
     """A workflow's nodes (flattened, in order) and its outputs."""
 
     def __init__(self, workflow: WorkflowTask) -> None:
+        self.task_class = type(workflow)
         tasks, self.output_refs = _flatten(workflow, "")
         self.nodes: dict[str, GraphNode] = {}
-        for name, task in tasks.items():
-            self.nodes[name] = GraphNode(name, task, self.nodes)
+        for order, (name, task) in enumerate(tasks.items()):
+            self.nodes[name] = GraphNode(name, task, self.nodes, order)
         self.outputs = {
             out: (self.nodes[ref.node], ref.field)
             for out, ref in self.output_refs.items()
@@ -180,15 +200,22 @@ class WorkflowGraph:
         self.checksum = self._checksum(workflow)
 
     def _checksum(self, workflow: WorkflowTask) -> str:
+        """H(op hash, each output's keys, each unreturned sink's keys).
+
+        A sink nothing reads and the workflow does not return (a node run for
+        its side effect) counts too, so editing it invalidates the entry.
+        """
         parts: list[bytes] = []
         for name, (node, field) in self.outputs.items():
             parts += (name.encode(), field.encode(), *node.out_keys)
+        returned = {node.name for node, _ in self.outputs.values()}
+        for node in self.sinks:
+            if node.name not in returned:
+                parts += (b"sink", *node.out_keys)
         op_hash = type(workflow)._operation_hash()
         return combine_digests(b"workflow", op_hash, *parts).hex()
 
-    def output_values(
-        self, outputs: Mapping[str, list[dict[str, Any] | None]]
-    ) -> dict[str, Any]:
+    def output_values(self, outputs: Outputs) -> dict[str, Any]:
         """The workflow's outputs: one value, or a list over a split node's kept states."""
         values = {}
         for name, (node, field) in self.outputs.items():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,7 @@ def test_default_cache_dir_is_keyed_by_format_not_package_version(
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
+from typing import Any
 from pydra_lite.engine.cache import Cache, CacheSpec
 cache = Cache(CacheSpec(Path(sys.argv[1])))
 with cache.lock(sys.argv[2]):
@@ -145,3 +147,64 @@ def test_lock_excludes_another_thread(tmp_path: Path) -> None:
         acquired = _acquire_in_thread(cache, checksum)
         assert not acquired.wait(0.3)
     assert acquired.wait(5)
+
+
+def test_claim_makes_a_new_directory_to_run_in(tmp_path: Path) -> None:
+    cache, checksum = Cache(CacheSpec(tmp_path / "root")), "12" * 16
+    claimed = cache.claim("Task", checksum)
+    assert claimed == tmp_path / "root" / f"Task-{checksum}"
+    assert isinstance(claimed, Path) and not any(claimed.iterdir())
+
+
+def test_claim_finds_an_entry_finished_since_the_lookup(tmp_path: Path) -> None:
+    cache, checksum = Cache(CacheSpec(tmp_path)), "34" * 16
+    directory = cache.claim("Task", checksum)
+    cache.publish(directory, checksum, {"out": 3}, {"task": "Task"})
+    found = cache.claim("Task", checksum)
+    assert not isinstance(found, str) and found.outputs == {"out": 3}
+    again = cache.claim("Task", checksum, check=False)  # rerun: never a hit
+    assert isinstance(again, Path) and (again / "_result.pkl").exists()
+    assert not (again / "_provenance.json").exists()
+
+
+def test_claim_empties_what_a_killed_run_left(tmp_path: Path) -> None:
+    cache, checksum = Cache(CacheSpec(tmp_path)), "56" * 16
+    directory = cache.claim("Task", checksum)
+    assert isinstance(directory, Path)
+    (directory / "half.txt").write_text("half-written")
+    (directory / "_result.pkl.123.tmp").write_bytes(b"\x80")
+    assert cache.claim("Task", checksum) == directory
+    assert list(directory.iterdir()) == []
+
+
+def test_names_lists_one_tasks_entries_and_gives_up_over_the_limit(
+    tmp_path: Path,
+) -> None:
+    cache = Cache(CacheSpec(tmp_path / "root"))
+    assert cache.names("Task", 10) == set()  # no root yet
+    for checksum in ("a1", "b2"):
+        cache.claim("Task", checksum)
+    cache.claim("Other", "c3")
+    assert cache.names("Task", 10) == {"a1", "b2"}
+    assert cache.names("Task", 2) is None
+
+
+@python.define
+def Local(x: int) -> Any:
+    class Box:  # defined at run time: only cloudpickle can write it
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+    return Box(x) if x else [x, "plain", 1.5]
+
+
+@pytest.mark.parametrize("x", [0, 1], ids=["plain-pickle", "cloudpickle"])
+def test_pickle_store_round_trips_plain_and_local_values(
+    cache_dir: Path, x: int
+) -> None:
+    with Submitter(cache_dir=cache_dir) as sub:
+        assert not sub(Local(x=x)).cached
+        second = sub(Local(x=x))
+    assert second.cached
+    value = second.outputs.out
+    assert (value.value == 1) if x else (value == [0, "plain", 1.5])

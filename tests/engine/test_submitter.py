@@ -10,6 +10,8 @@ import pytest
 
 from pydra_lite import Submitter, TaskFailedError, TaskInputError, output_dir, python
 from pydra_lite.compose.base import Task
+from pydra_lite.engine.stores import PickleStore
+from pydra_lite.errors import StoreError
 
 CALLS: list[int] = []
 
@@ -157,3 +159,26 @@ def test_python_task_writes_into_its_output_dir_without_chdir(cache_dir: Path) -
 def test_output_dir_outside_a_task_says_why() -> None:
     with pytest.raises(RuntimeError, match="only available while"):
         output_dir()
+
+
+class RefusesThree(PickleStore):
+    """A store that cannot hold the value 3."""
+
+    def dump(self, path: str, checksum: str, outputs: dict[str, object]) -> None:
+        if outputs.get("out") == 3:
+            msg = f"{path}: this store cannot hold 3"
+            raise StoreError(msg)
+        super().dump(path, checksum, outputs)
+
+
+def test_state_whose_result_cannot_be_written_is_errored_and_siblings_succeed(
+    cache_dir: Path,
+) -> None:
+    task = Add(b=1).split(a=[1, 2, 3])
+    with Submitter(cache_dir=cache_dir, store=RefusesThree()) as sub:
+        result = sub(task, raise_errors=False)
+    assert result.errored and [e["type"] for e in result.errors] == ["StoreError"]
+    assert "cannot hold 3" in result.errors[0]["message"]
+    assert result.error_files[0].exists()
+    assert [s.errored for s in result.states] == [False, True, False]
+    assert result.outputs.out == [2, None, 4]

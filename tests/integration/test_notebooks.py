@@ -33,3 +33,12 @@ def test_notebook_runs(
         if output.get("output_type") == "error"
     ]
     assert not errors
+    streams = [
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    ]
+    # Jupyter without ipywidgets: the text bar, and no "IProgress not found" warning.
+    assert not [text for text in streams if "IProgress" in text]

@@ -36,6 +36,14 @@ def FailOdd(a: int) -> int:
 
 
 @python.define
+def LockOnOne(a: int) -> Any:
+    """Returns a lock, which no store can write, for ``a == 1``."""
+    import threading
+
+    return threading.Lock() if a == 1 else a
+
+
+@python.define
 def Pid(a: int) -> int:
     import os
 
@@ -92,6 +100,34 @@ class WorkerContract:
             "odd 5",
         ]
         assert all(Path(f).exists() for f in result.error_files)
-        assert [r.cached for r in result.states[0::2]] == [True, True, True]
+        siblings = result.states[0::2]
+        assert [(r.errored, r.outputs.out) for r in siblings] == [
+            (False, 0),
+            (False, 2),
+            (False, 4),
+        ]
+        again = self.submit(worker, cache_dir, task, raise_errors=False)
+        assert [r.cached for r in again.states] == [True, False] * 3
         with pytest.raises(TaskFailedError, match="3 state"):
             self.submit(worker, cache_dir, task)
+
+    def test_states_are_cached_only_when_found_in_the_cache(
+        self, worker, cache_dir: Path
+    ) -> None:  # type: ignore[no-untyped-def]
+        """``states[i].cached``: True only for the states this run did not execute."""
+        self.submit(worker, cache_dir, Inc().split(a=[0, 2]))
+        result = self.submit(worker, cache_dir, Inc().split(a=[0, 1, 2, 3]))
+        assert [r.cached for r in result.states] == [True, False, True, False]
+        assert not result.cached
+        assert result.outputs.out == [1, 2, 3, 4]
+
+    def test_state_whose_outputs_cannot_be_stored_is_errored_alone(
+        self, worker, cache_dir: Path
+    ) -> None:  # type: ignore[no-untyped-def]
+        task = LockOnOne().split(a=[0, 1, 2])
+        result = self.submit(worker, cache_dir, task, raise_errors=False)
+        assert result.errored and len(result.errors) == 1
+        assert result.errors[0]["type"] == "StoreError"
+        assert result.error_files[0].exists()
+        assert [r.errored for r in result.states] == [False, True, False]
+        assert [result.states[i].outputs.out for i in (0, 2)] == [0, 2]

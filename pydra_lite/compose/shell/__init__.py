@@ -12,16 +12,16 @@ shell), :mod:`.task` (``ShellTask``, its operation hash, building classes) and
 :mod:`.definition` (``define``). See ``docs/shell.md``.
 """
 
-from pydra_lite.compose.shell.command import (
+from pydra_lite.compose.shell.definition import define
+from pydra_lite.compose.shell.fields import arg, out, outarg
+from pydra_lite.compose.shell.task import ShellTask
+from pydra_lite.errors import (  # the shell's errors, in the tree of errors.py
     CommandError,
     ExecutableNotFoundError,
     OutputNotFoundError,
+    PathTemplateError,
+    TemplateError,
 )
-from pydra_lite.compose.shell.definition import define
-from pydra_lite.compose.shell.fields import arg, out, outarg
-from pydra_lite.compose.shell.path_template import PathTemplateError
-from pydra_lite.compose.shell.task import ShellTask
-from pydra_lite.compose.shell.template import TemplateError
 
 Task = ShellTask
 """The base to subclass in the class form: ``class MrGrid(shell.Task): ...``."""

@@ -35,38 +35,14 @@ import attrs
 
 from pydra_lite.compose.shell.fields import Arg, Item, Out, OutArg, Word
 from pydra_lite.compose.shell.path_template import file_type, render_path_template
-from pydra_lite.errors import PydraLiteError
+from pydra_lite.errors import (
+    CommandError,
+    ExecutableNotFoundError,
+    OutputNotFoundError,
+)
 
 STDERR_LIMIT = 20_000
 """Characters of stderr kept in an error message (its end, where errors are)."""
-
-
-class CommandError(PydraLiteError, RuntimeError):
-    """A shell command exited with a non-zero code.
-
-    Attributes:
-        task: name of the task class.
-        cmdline: the command line, quoted as a shell would need it.
-        return_code: the exit code.
-        stderr: what the command wrote on its standard error.
-    """
-
-    def __init__(
-        self, msg: str, *, task: str, cmdline: str, return_code: int, stderr: str
-    ) -> None:
-        super().__init__(msg)
-        self.task = task
-        self.cmdline = cmdline
-        self.return_code = return_code
-        self.stderr = stderr
-
-
-class ExecutableNotFoundError(PydraLiteError, FileNotFoundError):
-    """The executable of a shell task is not on PATH."""
-
-
-class OutputNotFoundError(PydraLiteError, FileNotFoundError):
-    """A shell command exited cleanly but did not write a declared output file."""
 
 
 @attrs.frozen

@@ -21,11 +21,7 @@ from typing import Any
 
 from fileformats.core import FileSet
 
-from pydra_lite.errors import PydraLiteError
-
-
-class PathTemplateError(PydraLiteError, ValueError):
-    """A path template that cannot be rendered from the task's inputs."""
+from pydra_lite.errors import PathTemplateError
 
 
 class PathValue:

@@ -41,8 +41,7 @@ from pydra_lite.compose.shell.command import (
     run_command,
 )
 from pydra_lite.compose.shell.fields import KEEP, Arg, Item, Out, OutArg
-from pydra_lite.compose.shell.template import TemplateError
-from pydra_lite.errors import StateError
+from pydra_lite.errors import StateError, TemplateError
 from pydra_lite.hash import combine_digests, hash_function
 
 RESERVED = ("return_code", "stdout", "stderr")

@@ -41,11 +41,7 @@ from fileformats.generic import Directory, File, FsObject
 
 from pydra_lite.compose.base import UNSET
 from pydra_lite.compose.shell.fields import KEEP, Arg, Item, OutArg, Word
-from pydra_lite.errors import PydraLiteError
-
-
-class TemplateError(PydraLiteError, ValueError):
-    """A command-line template or a shell field definition that cannot work."""
+from pydra_lite.errors import TemplateError
 
 
 @attrs.frozen

@@ -1,0 +1,125 @@
+"""The dask worker's benchmark (issue 8): a 2-process LocalCluster against serial.
+
+Workload: a split of 40 states, each a pure-Python busy loop calibrated to
+about 50 ms of CPU here (``--spin-seconds``). Figures, each the median of
+``--repeat`` rounds; a round runs serial, dask and the bare pool one after
+the other (so all three see the same load), each in a fresh cache:
+
+* serial: the split on the serial worker, in this process;
+* dask: the same split with ``worker="dask"`` given the Client of a
+  LocalCluster (``--workers`` processes, one thread each) that was started
+  before the clock, and had ``pydra_lite`` imported on every worker;
+* the cluster's start-up (LocalCluster, Client, that import), timed apart;
+* one cold run where the worker starts and closes its own LocalCluster,
+  everything included (for information);
+* the same loops on a bare ``multiprocessing`` pool (``probe.py``): the
+  speedup this machine allows right now. On a 2-core machine shared with
+  other work it falls well below 2x, and the dask figure with it.
+
+The timing window is the Submitter's whole ``with`` block, as in
+``bench_split.py``. Run ``python benchmarks/bench_dask.py`` (``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import distributed
+from bench_split import Row, print_table, ratio_goal
+from probe import pool_speedup, spin, spin_iterations
+
+from pydra_lite import Submitter, python
+
+
+@python.define
+def Spin(a: int, turns: int) -> int:
+    total = 0
+    for i in range(turns):
+        total += i & 7
+    return total + a
+
+
+def timed_run(cache: Path, task: Any, expected: list[int], **worker: Any) -> float:
+    """Seconds for one Submitter block running ``task``; checks its outputs."""
+    start = time.perf_counter()
+    with Submitter(cache_dir=cache, progress=False, **worker) as sub:
+        result = sub(task)
+    seconds = time.perf_counter() - start
+    if result.outputs.out != expected:
+        msg = f"wrong outputs in {cache}: {result.outputs.out[:5]!r}..."
+        raise RuntimeError(msg)
+    return seconds
+
+
+def start_cluster(workers: int) -> tuple[distributed.Client, float]:
+    """A started LocalCluster's client, pydra_lite imported on every worker."""
+    start = time.perf_counter()
+    cluster = distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    client = distributed.Client(cluster)
+    client.run(importlib.import_module, "pydra_lite.engine.job")
+    return client, time.perf_counter() - start
+
+
+def measure(args: argparse.Namespace, work: Path) -> list[Row]:
+    turns = spin_iterations(args.spin_seconds)
+    task = Spin(turns=turns).split(a=list(range(args.states)))
+    expected = [spin(turns) + a for a in range(args.states)]
+    client, startup = start_cluster(args.workers)
+    rounds = []
+    with client, client.cluster:
+        for i in range(args.repeat):  # interleaved: each round sees the same load
+            serial = timed_run(work / f"s{i}", task, expected)
+            dask = timed_run(
+                work / f"d{i}", task, expected, worker="dask", address=client
+            )
+            pool = pool_speedup(args.states, turns, args.workers)
+            rounds.append((serial, dask, pool["serial_seconds"] / pool["pool_seconds"]))
+    options = {"n_workers": args.workers, "dashboard_address": ":0"}
+    own = timed_run(work / "own", task, expected, worker="dask", **options)
+    serial, dask, ceiling = (
+        statistics.median(column) for column in zip(*rounds, strict=True)
+    )
+    label = f"{args.states} x {1000 * serial / args.states:.0f} ms CPU"
+    goal = ratio_goal(serial, dask, args.goal, at_least=True)
+    return [
+        (f"{label}, dask {args.workers} procs", f"{dask:.2f} s", f"serial {serial:.2f} s", *goal),
+        ("  LocalCluster start-up (not in the above)", f"{startup:.2f} s", "", "", "", ""),
+        ("  bare multiprocessing pool, same loops", "", "the machine's ceiling",
+         f"{ceiling:.2f}x", "", ""),
+        ("  own LocalCluster, start-up included", f"{own:.2f} s", f"serial {serial:.2f} s",
+         f"{serial / own:.2f}x", "", ""),
+    ]  # fmt: skip
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--states", type=int, default=40)
+    parser.add_argument("--spin-seconds", type=float, default=0.05)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure")
+    parser.add_argument("--goal", type=float, default=1.7, help="speedup goal")
+    parser.add_argument("--workdir", help="where caches go (default: a temp dir)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="pydra-lite-bench-dask-"))
+    try:
+        print_table(measure(args, work), pydra=False)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

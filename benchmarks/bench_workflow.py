@@ -1,0 +1,274 @@
+"""The workflow benchmarks of issue 5: pydra_lite against Pydra 1.0a12.
+
+Every measurement is a fresh process: pydra_lite's side
+(``lite_workflow_side.py``) runs with this python and this repository on
+``PYTHONPATH``, Pydra's (``pydra_workflow_side.py``) with the python of a
+separate venv; the split reference is ``lite_side.py`` of ``bench_split.py``.
+Each child prints its figures as JSON; this script prints a table and writes
+every figure to ``<workdir>/workflow_figures.json``.
+
+Workloads (a trivial ``Add``, serial worker):
+
+1. a chain of 50 nodes, warm rerun in a new process: the ``sub(workflow)``
+   call, which must execute nothing (goal < 5 ms);
+2. that chain cold, time per node, against the time per state of a cold
+   1,000-state split (goal: within 2x);
+3. chains and fan-out/fan-in graphs of 100, 300 and 1,000 nodes, cold and
+   warm: time per node must stay flat (goal: at 1,000 nodes within 1.5x of
+   the time per node at 100).
+
+Run ``python benchmarks/bench_workflow.py`` (``--help`` for options). Pydra
+is optional: without its venv only pydra_lite's figures are shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench_split import find_pydra, print_table, ratio_goal, run_child, yes
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PYDRA_VENV = Path(os.environ.get("PYDRA_VENV", "/work/pydra-venv"))
+
+Row = tuple[str, str, str, str, str, str]
+
+
+class Bench:
+    """Runs the children of every workload and collects figures and rows."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work = Path(args.workdir)
+        self.pydra_python = find_pydra(Path(args.pydra_venv))
+        self.figures: dict[str, Any] = {}
+        self.rows: list[Row] = []
+
+    # -- children -----------------------------------------------------------
+
+    def lite(self, cache: str, n: int, *options: str) -> dict[str, Any]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
+        command = [sys.executable, str(HERE / "lite_workflow_side.py")]
+        command += ["--cache", str(self.work / cache), "--n", str(n), *options]
+        return run_child(command, env)
+
+    def pydra(self, cache: str, n: int, *options: str) -> dict[str, Any] | None:
+        if self.pydra_python is None:
+            return None
+        env = {
+            **os.environ,
+            "NO_ET": "1",  # no etelemetry network call inside the timing
+            "PYDRA_HASH_CACHE": str(self.work / "pydra-hash-cache"),
+            "PYTHONPATH": str(HERE),
+        }
+        command = [str(self.pydra_python), str(HERE / "pydra_workflow_side.py")]
+        command += ["--cache", str(self.work / cache), "--n", str(n), *options]
+        try:
+            figures = run_child(command, env, timeout=self.args.pydra_timeout)
+        except RuntimeError as exc:  # Pydra 1.0a12 cannot pickle a 300-node chain
+            self.figures.setdefault("pydra_failed", {})[cache] = str(exc)[-300:]
+            print(f"Pydra run {cache} failed: {str(exc).splitlines()[-2][:120]}")
+            return None
+        if "timed_out" in figures:
+            print(
+                f"Pydra run {cache} took over {self.args.pydra_timeout:.0f} s: left out"
+            )
+            return None
+        return figures
+
+    def split(self, cache: str, n: int) -> dict[str, Any]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
+        command = [sys.executable, str(HERE / "lite_side.py")]
+        return run_child(
+            [*command, "--cache", str(self.work / cache), "--n", str(n)], env
+        )
+
+    def cold_warm(
+        self, side: Any, cache: str, n: int, *options: str
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """One cold run into a new cache, then ``--repeat`` warm reruns of it."""
+        cold = side(cache, n, *options)
+        if cold is None:
+            return None, []
+        warm = [side(cache, n, *options) for _ in range(self.args.repeat)]
+        if not all(run["cached"] in (True, None) for run in warm):
+            msg = f"a warm rerun of {cache} executed something: {warm}"
+            raise RuntimeError(msg)
+        return cold, warm
+
+    # -- workloads ----------------------------------------------------------
+
+    def warm_chain(self) -> None:
+        """Workload 1: the 50-node chain, warm, in a new process."""
+        n = self.args.chain
+        runs = [self.cold_warm(self.lite, f"w1-lite-{i}", n) for i in range(2)]
+        warm = [w for _, w in runs for w in w]
+        engine = [self.lite(f"w1-lite-{i}", n, "--prehash") for i in range(2)]
+        _, pydra_warm = self.cold_warm(self.pydra, "w1-pydra", n)
+        self.figures["1_warm_chain"] = {
+            "lite": runs,
+            "lite_prehashed": engine,
+            "pydra_warm": pydra_warm,
+        }
+        lite_ms = call_ms(warm)
+        pydra_ms = call_ms(pydra_warm) if pydra_warm else None
+        self.add(
+            f"1 chain {n}, warm rerun, new process: sub(wf)",
+            f"{lite_ms:.1f} ms",
+            f"{pydra_ms:.1f} ms" if pydra_ms else "-",
+            f"{pydra_ms / lite_ms:.1f}x faster" if pydra_ms else "",
+            "< 5 ms",
+            yes(lite_ms < 5),
+        )
+        self.add(
+            "1   same, operation hashes computed before (info)",
+            f"{call_ms(engine):.1f} ms",
+            "",
+            "",
+            "",
+            "",
+        )
+
+    def cold_chain(self) -> None:
+        """Workload 2: cold chain per node against a cold split per state."""
+        n, states = self.args.chain, self.args.states
+        pairs = [
+            (self.lite(f"w2-chain-{i}", n), self.split(f"w2-split-{i}", states))
+            for i in range(self.args.repeat)
+        ]
+        chain, split = [p[0] for p in pairs], [p[1] for p in pairs]
+        pydra = self.pydra("w2-pydra", n)
+        self.figures["2_cold_chain"] = {"chain": chain, "split": split, "pydra": pydra}
+        node_ms = per_node_ms(chain)
+        state_ms = statistics.median(1000 * r["call_seconds"] / r["n"] for r in split)
+        pydra_ms = per_node_ms([pydra]) if pydra else None
+        self.add(
+            f"2 chain {n}, cold, per node",
+            f"{node_ms:.2f} ms",
+            f"{pydra_ms:.2f} ms" if pydra_ms else "-",
+            f"{pydra_ms / node_ms:.1f}x faster" if pydra_ms else "",
+            "",
+            "",
+        )
+        # The median of ratios taken side by side: a shared disk drifts tenfold.
+        ratio = statistics.median(
+            (c["call_seconds"] / c["n"]) / (s["call_seconds"] / s["n"])
+            for c, s in pairs
+        )
+        self.add(
+            f"2   vs cold split of {states:,}, per state (paired)",
+            f"{node_ms:.2f} ms",
+            f"split {state_ms:.2f} ms",
+            *ratio_goal(ratio, 1.0, 2, at_least=False),
+        )
+
+    def sizes(self) -> None:
+        """Workload 3: per-node time, cold and warm, as the graph grows."""
+        for shape in ("chain", "fan"):
+            per: dict[int, dict[str, Any]] = {}
+            for n in self.args.sizes:
+                per[n] = self.size_runs(shape, n)
+            self.figures[f"3_{shape}"] = per
+            for phase in ("cold", "warm"):
+                self.size_row(shape, phase, per)
+
+    def size_runs(self, shape: str, n: int) -> dict[str, Any]:
+        cold, warm = self.cold_warm(self.lite, f"w3-{shape}-{n}", n, "--shape", shape)
+        pydra_cold: dict[str, Any] | None = None
+        pydra_warm: list[dict[str, Any]] = []
+        if n <= self.args.pydra_max:
+            pydra_cold, pydra_warm = self.cold_warm(
+                self.pydra, f"w3-pydra-{shape}-{n}", n, "--shape", shape
+            )
+        return {
+            "cold": [cold],
+            "warm": warm,
+            "pydra_cold": [pydra_cold] if pydra_cold else [],
+            "pydra_warm": pydra_warm,
+        }
+
+    def size_row(self, shape: str, phase: str, per: dict[int, dict[str, Any]]) -> None:
+        sizes = sorted(per)
+        lite = {n: per_node_ms(per[n][phase]) for n in sizes}
+        pydra = [
+            f"{per_node_ms(per[n][f'pydra_{phase}']):.2f}"
+            if per[n][f"pydra_{phase}"]
+            else ("failed" if f"w3-pydra-{shape}-{n}" in self.failed() else "-")
+            for n in sizes
+        ]
+        small, big = sizes[0], sizes[-1]
+        self.add(
+            f"3 {shape} {phase}, per node at {' / '.join(f'{n:,}' for n in sizes)}",
+            " / ".join(f"{lite[n]:.3f}" for n in sizes) + " ms",
+            " / ".join(pydra) + " ms" if self.pydra_python else "-",
+            f"{lite[big] / lite[small]:.2f}x",
+            "<= 1.5x",
+            yes(lite[big] / lite[small] <= 1.5),
+        )
+
+    def failed(self) -> dict[str, str]:
+        """The Pydra runs that failed, by cache name, with the error's end."""
+        return self.figures.get("pydra_failed", {})  # type: ignore[no-any-return]
+
+    def add(self, *row: str) -> None:
+        self.rows.append(row)  # type: ignore[arg-type]
+
+
+def call_ms(runs: list[dict[str, Any]]) -> float:
+    return statistics.median(1000 * run["call_seconds"] for run in runs)
+
+
+def per_node_ms(runs: list[dict[str, Any]]) -> float:
+    return statistics.median(1000 * run["call_seconds"] / run["n"] for run in runs)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="123", help="workloads to run, e.g. 12")
+    parser.add_argument(
+        "--workdir", help="where caches go (default: a new temp dir, removed after)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the workdir")
+    parser.add_argument("--pydra-venv", default=str(PYDRA_VENV))
+    parser.add_argument("--pydra-timeout", type=float, default=600)
+    parser.add_argument(
+        "--pydra-max", type=int, default=300, help="largest graph Pydra runs in 3"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="pydra_lite runs per figure (median)"
+    )
+    parser.add_argument("--chain", type=int, default=50)
+    parser.add_argument("--states", type=int, default=1000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    temporary = args.workdir is None
+    args.workdir = args.workdir or tempfile.mkdtemp(prefix="pydra-lite-wf-bench-")
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    bench = Bench(args)
+    steps = {"1": bench.warm_chain, "2": bench.cold_chain, "3": bench.sizes}
+    try:
+        for key in args.only:
+            steps[key]()
+        print_table(bench.rows, bench.pydra_python is not None)
+        figures = Path(args.workdir) / "workflow_figures.json"
+        figures.write_text(json.dumps(bench.figures, indent=1))
+        print(f"\nall figures: {figures}" if args.keep or not temporary else "")
+    finally:
+        if temporary and not args.keep:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""One pydra_lite workflow measurement in a fresh process; prints its figures as JSON.
+
+Run by ``bench_workflow.py`` with the current python (and this repository on
+``PYTHONPATH``); the Pydra twin is ``pydra_workflow_side.py``. Both take the
+same arguments and build the same graphs of a trivial ``Add``::
+
+    python lite_workflow_side.py --cache DIR --n 50 --shape chain|fan
+
+* ``chain``: ``n`` nodes, each adding 1 to the one before.
+* ``fan``: one source node, ``n // 2`` nodes reading it (fan-out), and a
+  binary tree of ``n // 2 - 1`` nodes summing them pairwise (fan-in).
+
+Timing starts after the imports and the class definitions, right before the
+Submitter is made, and stops when its ``with`` block is left; ``call_seconds``
+is the ``sub(workflow)`` call alone. ``--prehash`` computes the operation
+hashes of both task classes before the timing starts (to show how much of a
+warm call they are); the table's goals never use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from probe import emit
+
+from pydra_lite import Submitter, python, workflow
+
+
+@python.define
+def Add(a: int, b: int = 1) -> int:
+    return a + b
+
+
+def chain(x: int, n: int) -> Any:
+    out = x
+    for i in range(n):
+        out = workflow.add(Add(a=out), name=f"n{i}").out
+    return out
+
+
+def fan(x: int, n: int) -> Any:
+    source = workflow.add(Add(a=x), name="source").out
+    level = [
+        workflow.add(Add(a=source, b=i), name=f"fan{i}").out for i in range(n // 2)
+    ]
+    depth = 0
+    while len(level) > 1:
+        pairs = zip(level[::2], level[1::2], strict=False)
+        summed = [
+            workflow.add(Add(a=a, b=b), name=f"sum{depth}_{i}").out
+            for i, (a, b) in enumerate(pairs)
+        ]
+        level = summed + level[len(summed) * 2 :]
+        depth += 1
+    return level[0]
+
+
+@workflow.define
+def Chain(x: int, n: int) -> int:
+    return chain(x, n)
+
+
+@workflow.define
+def Fan(x: int, n: int) -> int:
+    return fan(x, n)
+
+
+def expected(shape: str, n: int) -> int:
+    """The output both sides must give (x = 0)."""
+    if shape == "chain":
+        return n
+    m = n // 2
+    return m + m * (m - 1) // 2
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    task = (Chain if args.shape == "chain" else Fan)(x=0, n=args.n)
+    if args.prehash:
+        Add._operation_hash()
+        type(task)._operation_hash()
+    options = {"n_procs": args.procs} if args.worker == "cf" else {}
+    start = time.time()
+    with Submitter(
+        cache_dir=args.cache, worker=args.worker, progress=False, **options
+    ) as sub:
+        call_start = time.time()
+        result = sub(task)
+        call_end = time.time()
+    end = time.time()
+    if result.outputs.out != expected(args.shape, args.n):
+        msg = f"wrong output from {args.shape} {args.n}: {result.outputs.out!r}"
+        raise RuntimeError(msg)
+    return {
+        "side": "pydra_lite",
+        "n": args.n,
+        "shape": args.shape,
+        "seconds": end - start,
+        "call_seconds": call_end - call_start,
+        "cached": result.cached,
+    }
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", required=True)
+    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--shape", default="chain", choices=["chain", "fan"])
+    parser.add_argument("--worker", default="serial", choices=["serial", "cf"])
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--prehash", action="store_true")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    emit(measure(parse()))
