@@ -159,7 +159,11 @@ class SlurmWorker(Worker):
         next_poll, failures = 0.0, 0
         while True:
             with self._wake:
-                self._wake.wait(self._sleep_time(next_poll))
+                # Test before waiting: a close() that came while this thread was
+                # polling (outside the lock) has already notified, and nobody would
+                # wake a wait without a timeout again.
+                if not self._closing:
+                    self._wake.wait(self._sleep_time(next_poll))
                 if self._closing:
                     return
                 gathered = self._take_gathered()

@@ -1,0 +1,132 @@
+"""The slurm worker passes the contract on a real SLURM, with few sbatch calls.
+
+Every test submits real job arrays with the real ``sbatch``; the module skips
+when no controller answers (start one with ``bash .ci/slurm-start.sh``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pydra_lite import Submitter, python, workflow
+from pydra_lite.workers.slurm_queue import has_slurm
+
+from .contract import Inc, WorkerContract
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        not has_slurm(),
+        reason="no SLURM: sbatch/sinfo missing or the controller does not answer "
+        "(start one with: bash .ci/slurm-start.sh)",
+    ),
+]
+
+FAST = {"poll_interval": 0.2, "gather_window": 0.05}
+"""Worker options that keep the tests quick on a local controller."""
+
+
+class TestSlurmWorker(WorkerContract):
+    @pytest.fixture
+    def worker(self) -> tuple[Any, dict[str, Any]]:
+        return "slurm", dict(FAST)
+
+
+@python.define
+def Add(a: int, b: int = 1) -> int:
+    return a + b
+
+
+@python.define
+def Total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@workflow.define(outputs=["total", "added"])
+def SplitCombine(xs: list[int]) -> tuple[int, list[int]]:
+    added = workflow.add(Add(b=10).split(a=xs).combine("a"))
+    total = workflow.add(Total(xs=added.out))
+    return total.out, added.out
+
+
+def test_workflow_with_split_and_combine_matches_serial(tmp_path: Path) -> None:
+    task = SplitCombine(xs=[1, 2, 3, 4, 5])
+    with Submitter(cache_dir=tmp_path / "w", worker="slurm", **FAST) as sub:
+        here = sub(task)
+    with Submitter(cache_dir=tmp_path / "s") as sub:
+        serial = sub(task)
+    assert here.outputs.total == serial.outputs.total == 65
+    assert here.outputs.added == serial.outputs.added == [11, 12, 13, 14, 15]
+    assert here.output_dir.name == serial.output_dir.name
+    names = sorted(n for n in os.listdir(tmp_path / "w") if n != ".slurm")
+    assert names == sorted(os.listdir(tmp_path / "s"))
+
+
+@python.define
+def CancelSelf(a: int) -> int:
+    """Has SLURM cancel the array element it runs in, then waits to be killed."""
+    import os
+    import subprocess
+    import time
+
+    if a == 1:
+        element = (
+            f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+        )
+        subprocess.run(["scancel", element], check=True)
+        time.sleep(60)
+    return a
+
+
+def test_job_cancelled_by_slurm_is_errored_with_its_state(cache_dir: Path) -> None:
+    start = time.monotonic()
+    # array_tasks=2: a=0 and a=1 run in separate array elements
+    with Submitter(cache_dir=cache_dir, worker="slurm", array_tasks=2, **FAST) as sub:
+        result = sub(CancelSelf().split(a=[0, 1]), raise_errors=False)
+    assert time.monotonic() - start < 50, "the cancel must be noticed, not waited out"
+    ok, lost = result.states
+    assert not ok.errored and ok.outputs.out == 0
+    assert lost.errored
+    record = json.loads((lost.output_dir / "_error.json").read_text())
+    assert record["type"] == "SlurmJobError"
+    assert record["slurm"]["state"] == "CANCELLED"
+    assert record["slurm"]["reason"]
+    assert "ended CANCELLED" in record["message"]
+    assert record["slurm"]["job_id"].endswith("_1")
+    # it is not cached: the next run tries it again
+    with Submitter(cache_dir=cache_dir, worker="slurm", **FAST) as sub:
+        again = sub(Inc(a=1))
+    assert again.outputs.out == 2
+
+
+@pytest.fixture
+def sbatch_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a logging ``sbatch`` first on PATH; it execs the real one."""
+    real = shutil.which("sbatch")
+    assert real is not None
+    shim_dir, log = tmp_path / "shim", tmp_path / "sbatch.log"
+    shim_dir.mkdir()
+    shim = shim_dir / "sbatch"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_split_of_200_states_takes_at_most_4_sbatch_calls(
+    sbatch_log: Path, cache_dir: Path
+) -> None:
+    with Submitter(cache_dir=cache_dir, worker="slurm", poll_interval=0.2) as sub:
+        result = sub(Inc().split(a=list(range(200))))
+    assert result.outputs.out == list(range(1, 201))
+    calls = sbatch_log.read_text().splitlines()
+    assert 1 <= len(calls) <= 4, calls
+    assert all("--array=0-" in call for call in calls)
+    assert len(os.listdir(cache_dir / ".slurm")) == len(calls)
