@@ -19,6 +19,9 @@ Algorithm:
   recursion) gives a back-reference to its depth, so cycles terminate and the
   digest does not depend on module names. Self-contained digests are memoised
   per function object.
+* A function's source is its own lines of its file, cut at the first later
+  statement at the ``def``'s indentation that parses; ``inspect`` (which
+  tokenizes, and walks a module's whole AST for a class) is the fallback.
 """
 
 from __future__ import annotations
@@ -369,6 +372,11 @@ def _source_nodes(obj: Any) -> list[ast.AST]:
         nodes = _lambda_nodes(obj)
         if nodes:
             return list(nodes)
+    node = _function_node(obj)
+    if node is not None:
+        return [node]
+    if isinstance(obj, type) and not _may_have_class_statement(obj):
+        raise HashingError(_no_source_msg(obj), type_=type(obj))
     try:
         source = inspect.getsource(obj)
     except (OSError, TypeError) as exc:
@@ -378,15 +386,106 @@ def _source_nodes(obj: Any) -> list[ast.AST]:
     return [_parse_block(source, obj)]
 
 
-def _parse_block(source: str, obj: Any) -> ast.AST:
-    """Parse a ``def`` or ``class`` cut out of a file, whatever its indentation."""
+def _function_node(obj: Any) -> ast.AST | None:
+    """A function's ``def``, parsed from its own lines only (no tokenizing).
+
+    The block runs from ``co_firstlineno`` to the first later line, at the
+    ``def``'s indentation or less, that starts a statement. Lines at that
+    indentation inside brackets, strings or after a backslash cut the source
+    mid-token, so the cut does not parse and the next one is tried. Trailing
+    comments are left out; they change neither the AST nor ``dedent``.
+    ``None`` means "ask inspect" (a file or a ``def`` this cannot place).
+    """
+    if not isinstance(obj, types.FunctionType) or hasattr(obj, "__wrapped__"):
+        return None  # inspect would read the wrapped function instead
+    code = obj.__code__
+    linecache.checkcache(code.co_filename)  # as inspect does: the file as it is now
+    lines = linecache.getlines(code.co_filename, obj.__globals__)
+    first = code.co_firstlineno - 1
+    if not 0 <= first < len(lines):
+        return None
+    head = lines[first]
+    indent = len(head) - len(head.lstrip())
+    started = False
+    for cut in range(first, len(lines) + 1):
+        line = lines[cut] if cut < len(lines) else ""
+        text = line.strip()
+        if not started:
+            started = text.startswith(("def ", "def\t", "async "))
+            continue
+        if cut < len(lines) and (not text or text.startswith("#")):
+            continue
+        if cut < len(lines) and len(line) - len(line.lstrip()) > indent:
+            continue
+        node = _try_parse_block(_trimmed(lines[first:cut]))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return node if node.name == code.co_name else None
+    return None
+
+
+def _trimmed(lines: list[str]) -> str:
+    """The lines without trailing blank and comment lines."""
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or lines[end - 1].lstrip()[0] == "#"):
+        end -= 1
+    return "".join(lines[:end])
+
+
+def _may_have_class_statement(cls: type) -> bool:
+    """Whether ``cls``'s module could hold a ``class`` statement of its name.
+
+    A class made at run time (a task class) has none; inspect would find that
+    out by walking the whole module's AST. Only whitespace and backslash line
+    joins can come between ``class`` and the name.
+    """
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None)
+    if not file or "__firstlineno__" in vars(cls):  # 3.13 marks class statements
+        return True
+    linecache.checkcache(file)
+    text = "".join(linecache.getlines(file, vars(module)))
+    if not text:
+        return True
+    names = {cls.__name__, cls.__qualname__.rpartition(".")[2]}  # inspect: qualname
+    return any(_follows_class(text, name) for name in names)
+
+
+def _follows_class(text: str, name: str) -> bool:
+    """Whether ``name`` appears right after a word ``class`` (no regex: the
+    first ``re`` compile of a process costs milliseconds)."""
+    at = text.find("class")
+    while at != -1:
+        start = end = at + len("class")
+        while end < len(text) and text[end] in " \t\f\r\n\\":
+            end += 1
+        if end > start and not _is_name_char(text[at - 1 : at]):
+            if text.startswith(name, end):
+                if not _is_name_char(text[end + len(name) : end + len(name) + 1]):
+                    return True
+        at = text.find("class", start)
+    return False
+
+
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _try_parse_block(source: str) -> ast.AST | None:
     for text in (textwrap.dedent(source), "if 1:\n" + source):
         try:  # the second form parses blocks whose strings defeat dedent
             tree = ast.parse(text).body[0]
-        except SyntaxError:
+        except (SyntaxError, ValueError, IndexError):
             continue
         return tree.body[0] if isinstance(tree, ast.If) else tree
-    raise HashingError(_no_source_msg(obj), type_=type(obj))
+    return None
+
+
+def _parse_block(source: str, obj: Any) -> ast.AST:
+    """Parse a ``def`` or ``class`` cut out of a file, whatever its indentation."""
+    tree = _try_parse_block(source)
+    if tree is None:
+        raise HashingError(_no_source_msg(obj), type_=type(obj))
+    return tree
 
 
 def _lambda_nodes(func: types.FunctionType) -> list[ast.Lambda]:
