@@ -23,6 +23,7 @@ import argparse
 import time
 from typing import Any
 
+from graph_shapes import chain, expected, fan
 from probe import emit
 
 from pydra_lite import Submitter, python, workflow
@@ -33,46 +34,14 @@ def Add(a: int, b: int = 1) -> int:
     return a + b
 
 
-def chain(x: int, n: int) -> Any:
-    out = x
-    for i in range(n):
-        out = workflow.add(Add(a=out), name=f"n{i}").out
-    return out
-
-
-def fan(x: int, n: int) -> Any:
-    source = workflow.add(Add(a=x), name="source").out
-    level = [
-        workflow.add(Add(a=source, b=i), name=f"fan{i}").out for i in range(n // 2)
-    ]
-    depth = 0
-    while len(level) > 1:
-        pairs = zip(level[::2], level[1::2], strict=False)
-        summed = [
-            workflow.add(Add(a=a, b=b), name=f"sum{depth}_{i}").out
-            for i, (a, b) in enumerate(pairs)
-        ]
-        level = summed + level[len(summed) * 2 :]
-        depth += 1
-    return level[0]
-
-
 @workflow.define
 def Chain(x: int, n: int) -> int:
-    return chain(x, n)
+    return chain(workflow, Add, x, n)
 
 
 @workflow.define
 def Fan(x: int, n: int) -> int:
-    return fan(x, n)
-
-
-def expected(shape: str, n: int) -> int:
-    """The output both sides must give (x = 0)."""
-    if shape == "chain":
-        return n
-    m = n // 2
-    return m + m * (m - 1) // 2
+    return fan(workflow, Add, x, n)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
