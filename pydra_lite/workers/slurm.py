@@ -103,6 +103,7 @@ class SlurmWorker(Worker):
         self._arrays: list[ArraySubmission] = []
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._size, self._left = 1, 0
 
     # -- the Worker contract ---------------------------------------------------------
     def submit(self, batch: JobBatch) -> Future[list[Outcome]]:
@@ -124,7 +125,19 @@ class SlurmWorker(Worker):
         return future
 
     def batch_size(self, n_jobs: int) -> int:
-        return max(1, -(-n_jobs // self.array_tasks))
+        """One size for all the batches of a node: at most ``array_tasks`` of them.
+
+        The submitter asks again after each batch with the states still to
+        come; dividing those by ``array_tasks`` each time would shrink the
+        batches towards one state and make a 200-state split some 80 array
+        elements, each a scheduling cycle. So the size is kept while the count
+        only goes down (the same node), and set afresh when it grows.
+        """
+        with self._wake:
+            if n_jobs > self._left:
+                self._size = max(1, -(-n_jobs // self.array_tasks))
+            self._left = n_jobs
+            return self._size
 
     def max_in_flight(self) -> int:
         return 4 * self.array_tasks

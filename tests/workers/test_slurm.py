@@ -130,3 +130,5 @@ def test_split_of_200_states_takes_at_most_4_sbatch_calls(
     assert 1 <= len(calls) <= 4, calls
     assert all("--array=0-" in call for call in calls)
     assert len(os.listdir(cache_dir / ".slurm")) == len(calls)
+    elements = list((cache_dir / ".slurm").glob("*/slurm-*.out"))
+    assert len(elements) <= 32, "at most array_tasks elements for one node"
