@@ -29,8 +29,10 @@ pytestmark = [
     ),
 ]
 
-FAST = {"poll_interval": 0.2, "gather_window": 0.05}
-"""Worker options that keep the tests quick on a local controller."""
+FAST = {"poll_interval": 0.2, "gather_window": 0.05, "array_tasks": 4}
+"""Worker options that keep the tests quick on a local controller: each array
+element costs a scheduling cycle of a few seconds on the 2-CPU node, so few,
+larger elements (the 200-state test keeps the default array_tasks)."""
 
 
 class TestSlurmWorker(WorkerContract):
@@ -88,7 +90,8 @@ def CancelSelf(a: int) -> int:
 def test_job_cancelled_by_slurm_is_errored_with_its_state(cache_dir: Path) -> None:
     start = time.monotonic()
     # array_tasks=2: a=0 and a=1 run in separate array elements
-    with Submitter(cache_dir=cache_dir, worker="slurm", array_tasks=2, **FAST) as sub:
+    options = {**FAST, "array_tasks": 2}
+    with Submitter(cache_dir=cache_dir, worker="slurm", **options) as sub:
         result = sub(CancelSelf().split(a=[0, 1]), raise_errors=False)
     assert time.monotonic() - start < 50, "the cancel must be noticed, not waited out"
     ok, lost = result.states
