@@ -10,12 +10,13 @@ Each concrete worker's test module does::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pydra_lite import Submitter, TaskFailedError, python
+from pydra_lite import Submitter, TaskFailedError, python, workflow
 
 
 @python.define
@@ -48,6 +49,28 @@ def Pid(a: int) -> int:
     import os
 
     return os.getpid()
+
+
+@python.define
+def Add(a: int, b: int = 1) -> int:
+    return a + b
+
+
+@python.define
+def Total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@workflow.define(outputs=["total", "added"])
+def SplitCombine(xs: list[int]) -> tuple[int, list[int]]:
+    added = workflow.add(Add(b=10).split(a=xs).combine("a"))
+    total = workflow.add(Total(xs=added.out))
+    return total.out, added.out
+
+
+def entry_names(cache_dir: Path) -> list[str]:
+    """The cache entries, without the bookkeeping (``.locks``, ``.slurm``)."""
+    return sorted(name for name in os.listdir(cache_dir) if not name.startswith("."))
 
 
 class WorkerContract:
@@ -131,3 +154,14 @@ class WorkerContract:
         assert result.error_files[0].exists()
         assert [r.errored for r in result.states] == [False, True, False]
         assert [result.states[i].outputs.out for i in (0, 2)] == [0, 2]
+
+    def test_workflow_with_split_and_combine_matches_serial(
+        self, worker, tmp_path: Path
+    ) -> None:  # type: ignore[no-untyped-def]
+        task = SplitCombine(xs=[1, 2, 3, 4, 5])
+        here = self.submit(worker, tmp_path / "w", task)
+        serial = self.submit(("serial", {}), tmp_path / "s", task)
+        assert here.outputs.total == serial.outputs.total == 65
+        assert here.outputs.added == serial.outputs.added == [11, 12, 13, 14, 15]
+        assert here.output_dir.name == serial.output_dir.name
+        assert entry_names(tmp_path / "w") == entry_names(tmp_path / "s")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pydra_lite import Submitter, WorkerError, python, workflow
+from pydra_lite import Submitter, WorkerError, python
 from pydra_lite.engine.cache import CacheSpec
 from pydra_lite.engine.graph import Node
 from pydra_lite.engine.job import JobBatch
@@ -44,37 +44,6 @@ class TestDaskWorker(WorkerContract):
     @pytest.fixture
     def worker(self, client: Any) -> tuple[Any, dict[str, Any]]:
         return "dask", {"address": client}
-
-
-@python.define
-def Add(a: int, b: int = 1) -> int:
-    return a + b
-
-
-@python.define
-def Total(xs: list[int]) -> int:
-    return sum(xs)
-
-
-@workflow.define(outputs=["total", "added"])
-def SplitCombine(xs: list[int]) -> tuple[int, list[int]]:
-    added = workflow.add(Add(b=10).split(a=xs).combine("a"))
-    total = workflow.add(Total(xs=added.out))
-    return total.out, added.out
-
-
-def test_workflow_with_split_and_combine_matches_serial(
-    client: Any, tmp_path: Path
-) -> None:
-    task = SplitCombine(xs=[1, 2, 3, 4, 5])
-    with Submitter(cache_dir=tmp_path / "d", worker="dask", address=client) as sub:
-        here = sub(task)
-    with Submitter(cache_dir=tmp_path / "s") as sub:
-        serial = sub(task)
-    assert here.outputs.total == serial.outputs.total == 65
-    assert here.outputs.added == serial.outputs.added == [11, 12, 13, 14, 15]
-    assert here.output_dir.name == serial.output_dir.name
-    assert sorted(os.listdir(tmp_path / "d")) == sorted(os.listdir(tmp_path / "s"))
 
 
 def test_address_of_existing_cluster_runs_on_its_workers(

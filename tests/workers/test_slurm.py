@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pydra_lite import Submitter, python, workflow
+from pydra_lite import Submitter, python
 from pydra_lite.workers.slurm_queue import has_slurm
 
 from .contract import Inc, WorkerContract
@@ -39,36 +39,6 @@ class TestSlurmWorker(WorkerContract):
     @pytest.fixture
     def worker(self) -> tuple[Any, dict[str, Any]]:
         return "slurm", dict(FAST)
-
-
-@python.define
-def Add(a: int, b: int = 1) -> int:
-    return a + b
-
-
-@python.define
-def Total(xs: list[int]) -> int:
-    return sum(xs)
-
-
-@workflow.define(outputs=["total", "added"])
-def SplitCombine(xs: list[int]) -> tuple[int, list[int]]:
-    added = workflow.add(Add(b=10).split(a=xs).combine("a"))
-    total = workflow.add(Total(xs=added.out))
-    return total.out, added.out
-
-
-def test_workflow_with_split_and_combine_matches_serial(tmp_path: Path) -> None:
-    task = SplitCombine(xs=[1, 2, 3, 4, 5])
-    with Submitter(cache_dir=tmp_path / "w", worker="slurm", **FAST) as sub:
-        here = sub(task)
-    with Submitter(cache_dir=tmp_path / "s") as sub:
-        serial = sub(task)
-    assert here.outputs.total == serial.outputs.total == 65
-    assert here.outputs.added == serial.outputs.added == [11, 12, 13, 14, 15]
-    assert here.output_dir.name == serial.output_dir.name
-    names = sorted(n for n in os.listdir(tmp_path / "w") if n != ".slurm")
-    assert names == sorted(os.listdir(tmp_path / "s"))
 
 
 @python.define
