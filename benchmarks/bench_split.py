@@ -54,6 +54,9 @@ Row = tuple[str, str, str, str, str, str]
 class Bench:
     """Runs the children of every workload and collects figures and rows."""
 
+    LITE_SIDE = "lite_side.py"
+    PYDRA_SIDE = "pydra_side.py"
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.work = Path(args.workdir)
@@ -64,8 +67,14 @@ class Bench:
     # -- children -----------------------------------------------------------
 
     def lite(self, cache: str, n: int, *options: str) -> dict[str, Any]:
+        return self.run_lite(self.LITE_SIDE, cache, n, *options)
+
+    def run_lite(
+        self, script: str, cache: str, n: int, *options: str
+    ) -> dict[str, Any]:
+        """One pydra_lite child: ``script`` with this python and the repository."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
-        command = [sys.executable, str(HERE / "lite_side.py"), "--cache"]
+        command = [sys.executable, str(HERE / script), "--cache"]
         return run_child(
             [*command, str(self.work / cache), "--n", str(n), *options], env
         )
@@ -79,7 +88,7 @@ class Bench:
             "PYDRA_HASH_CACHE": str(self.work / "pydra-hash-cache"),
             "PYTHONPATH": str(HERE),
         }
-        command = [str(self.pydra_python), str(HERE / "pydra_side.py"), "--cache"]
+        command = [str(self.pydra_python), str(HERE / self.PYDRA_SIDE), "--cache"]
         command += [str(self.work / cache), "--n", str(n), *options]
         figures = run_child(command, env, timeout=self.args.pydra_timeout)
         if "timed_out" in figures:

@@ -25,71 +25,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_split import find_pydra, print_table, ratio_goal, run_child, yes
+import bench_split as split_bench
+from bench_split import print_table, ratio_goal, yes
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-PYDRA_VENV = Path(os.environ.get("PYDRA_VENV", "/work/pydra-venv"))
-
-Row = tuple[str, str, str, str, str, str]
+PYDRA_VENV = split_bench.PYDRA_VENV
 
 
-class Bench:
+class Bench(split_bench.Bench):
     """Runs the children of every workload and collects figures and rows."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.work = Path(args.workdir)
-        self.pydra_python = find_pydra(Path(args.pydra_venv))
-        self.figures: dict[str, Any] = {}
-        self.rows: list[Row] = []
-
-    # -- children -----------------------------------------------------------
-
-    def lite(self, cache: str, n: int, *options: str) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
-        command = [sys.executable, str(HERE / "lite_workflow_side.py")]
-        command += ["--cache", str(self.work / cache), "--n", str(n), *options]
-        return run_child(command, env)
+    LITE_SIDE = "lite_workflow_side.py"
+    PYDRA_SIDE = "pydra_workflow_side.py"
 
     def pydra(self, cache: str, n: int, *options: str) -> dict[str, Any] | None:
-        if self.pydra_python is None:
-            return None
-        env = {
-            **os.environ,
-            "NO_ET": "1",  # no etelemetry network call inside the timing
-            "PYDRA_HASH_CACHE": str(self.work / "pydra-hash-cache"),
-            "PYTHONPATH": str(HERE),
-        }
-        command = [str(self.pydra_python), str(HERE / "pydra_workflow_side.py")]
-        command += ["--cache", str(self.work / cache), "--n", str(n), *options]
         try:
-            figures = run_child(command, env, timeout=self.args.pydra_timeout)
+            return super().pydra(cache, n, *options)
         except RuntimeError as exc:  # Pydra 1.0a12 cannot pickle a 300-node chain
             self.figures.setdefault("pydra_failed", {})[cache] = str(exc)[-300:]
             print(f"Pydra run {cache} failed: {str(exc).splitlines()[-2][:120]}")
             return None
-        if "timed_out" in figures:
-            print(
-                f"Pydra run {cache} took over {self.args.pydra_timeout:.0f} s: left out"
-            )
-            return None
-        return figures
 
     def split(self, cache: str, n: int) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
-        command = [sys.executable, str(HERE / "lite_side.py")]
-        return run_child(
-            [*command, "--cache", str(self.work / cache), "--n", str(n)], env
-        )
+        """The split reference: ``lite_side.py`` of ``bench_split.py``."""
+        return self.run_lite(split_bench.Bench.LITE_SIDE, cache, n)
 
     def cold_warm(
         self, side: Any, cache: str, n: int, *options: str
@@ -217,9 +181,6 @@ class Bench:
     def failed(self) -> dict[str, str]:
         """The Pydra runs that failed, by cache name, with the error's end."""
         return self.figures.get("pydra_failed", {})  # type: ignore[no-any-return]
-
-    def add(self, *row: str) -> None:
-        self.rows.append(row)  # type: ignore[arg-type]
 
 
 def call_ms(runs: list[dict[str, Any]]) -> float:
