@@ -20,192 +20,50 @@ Algorithm:
   in a depth-first walk with each directory's names sorted (symlinks followed,
   empty directories not counted).
 
-On-disk state: one SQLite database in WAL mode (several processes read and
-write it at once), at ``$PYDRA_LITE_HASH_MEMO`` or
-``user_cache_dir("pydra-lite")/hash-memo-v{FORMAT_VERSION}.sqlite``. A row maps
-(kind, resolved path) to a signature and a digest. A file's signature is its
-(size, mtime_ns, inode); a directory's is a digest of the sorted (relative
-path, size, mtime_ns, inode) of every file below it, so a warm directory costs
-one walk of ``stat`` calls and one lookup. A dict in each process sits in front
-of the database. Nothing modified less than :data:`SETTLE_SECONDS` before it
-was hashed is memoised: a write within the file system's mtime granularity
-would not change the signature.
+Memo (``memo.py``): a row maps (kind, resolved path) to a signature and a
+digest. A file's signature is its (size, mtime_ns, inode); a directory's is a
+digest of the sorted (relative path, size, mtime_ns, inode) of every file below
+it, so a warm directory costs one walk of ``stat`` calls and one lookup.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import struct
-import threading
 import time
-import warnings
-from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePath
+from collections.abc import Iterator
+from pathlib import PurePath
 from stat import S_ISDIR
-from typing import Any
 
 import blake3
-import platformdirs
 from fileformats.core import FileSet
 from fileformats.generic import Directory, File
 
-from pydra_lite.errors import CacheWarning
-from pydra_lite.hash import DIGEST_SIZE, FORMAT_VERSION, combine_digests
+from pydra_lite.hash import DIGEST_SIZE, combine_digests
 from pydra_lite.hash import register_serializer as _register_serializer
+from pydra_lite.memo import MEMO as _MEMO
+from pydra_lite.memo import (
+    SETTLE_SECONDS,
+    HashMemo,
+    file_signature,
+    is_settled,
+    memo_path,
+    reset_memo,
+)
+from pydra_lite.memo import Row as _Row
 
 __all__ = [
     "Directory",
     "File",
     "FileSet",
+    "SETTLE_SECONDS",
     "HashMemo",
     "hash_file_contents",
     "memo_path",
     "reset_memo",
 ]
 
-#: Files modified this recently are not memoised. 2 s is the coarsest mtime
-#: granularity in use (FAT); NFS and SMB clocks may also lag the local clock.
-SETTLE_SECONDS = 2.0
 _MMAP_MIN = 4 << 20  # below this, one read() beats mapping and threading
-_LOCAL_MAX = 1_000_000  # entries kept in a process before its dict is cleared
-_signature = struct.Struct("<QqQ").pack  # size, mtime_ns, inode
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY
-
-Row = tuple[str, str, bytes, bytes]  # kind, path, signature, digest
-
-
-def memo_path() -> Path:
-    """Where the persistent memo lives: ``$PYDRA_LITE_HASH_MEMO`` or the cache dir."""
-    override = os.environ.get("PYDRA_LITE_HASH_MEMO")
-    if override:
-        return Path(override)
-    directory = Path(platformdirs.user_cache_dir("pydra-lite"))
-    return directory / f"hash-memo-v{FORMAT_VERSION}.sqlite"
-
-
-class HashMemo:
-    """Digests of files and directories, valid while their signature holds.
-
-    The database is opened on first use in each process (a forked child opens
-    its own) and every error it raises degrades the memo to this process's
-    dict, with one :class:`CacheWarning`: the memo is an accelerator, never a
-    reason to fail.
-    """
-
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
-        self._local: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-        self._db: sqlite3.Connection | None = None
-        self._pid = 0
-        self._disabled = False
-        self._inherited: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-
-    def get(self, kind: str, path: str, signature: bytes) -> bytes | None:
-        """The digest memoised for ``path`` if its signature is still ``signature``."""
-        hit = self._local.get((kind, path))
-        if hit is None:
-            hit = self._select(kind, path)
-            if hit is not None:
-                self._local[(kind, path)] = hit
-        return hit[1] if hit is not None and hit[0] == signature else None
-
-    def put(self, rows: Iterable[Row]) -> None:
-        """Memoise rows of (kind, path, signature, digest) in one transaction."""
-        rows = list(rows)
-        if not rows:
-            return
-        if len(self._local) > _LOCAL_MAX:
-            self._local.clear()
-        for kind, path, signature, digest in rows:
-            self._local[(kind, path)] = (signature, digest)
-        self._execute(
-            "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?)", rows, many=True
-        )
-
-    def reset(self) -> None:
-        """Forget this process's entries and close the database (reopened lazily)."""
-        with self._lock:
-            self._local.clear()
-            if self._db is not None and self._pid == os.getpid():
-                self._db.close()
-            self._db = None
-            self._disabled = False
-
-    def forget_connection(self) -> None:
-        """In a forked child: never use (nor close) the parent's connection."""
-        self._lock = threading.Lock()  # the parent may have held it at the fork
-        self._drop_inherited()
-
-    def _drop_inherited(self) -> None:
-        if self._db is not None and self._pid != os.getpid():
-            self._inherited.append(self._db)  # closing it could disturb the parent
-            self._db = None
-
-    def _select(self, kind: str, path: str) -> tuple[bytes, bytes] | None:
-        rows = self._execute(
-            "SELECT signature, digest FROM digests WHERE kind = ? AND path = ?",
-            (kind, path),
-        )
-        return (rows[0][0], rows[0][1]) if rows else None
-
-    def _execute(self, sql: str, params: Any, many: bool = False) -> list[Any]:
-        with self._lock:
-            db = self._connection()
-            if db is None:
-                return []
-            try:
-                if many:
-                    with db:  # one transaction for the whole batch
-                        db.executemany(sql, params)
-                    return []
-                return db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                self._disable(exc)
-                return []
-
-    def _connection(self) -> sqlite3.Connection | None:
-        self._drop_inherited()  # also without the at-fork hook (e.g. a C fork)
-        if self._db is None and not self._disabled:
-            try:
-                self._db = self._open(self._path or memo_path())
-                self._pid = os.getpid()
-            except (sqlite3.Error, OSError) as exc:
-                self._disable(exc)
-        return self._db
-
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
-        db.execute("PRAGMA synchronous=NORMAL")  # a memo may lose its last rows
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS digests (kind TEXT, path TEXT, "
-            "signature BLOB, digest BLOB, PRIMARY KEY (kind, path)) WITHOUT ROWID"
-        )
-        db.commit()
-        return db
-
-    def _disable(self, exc: BaseException) -> None:
-        self._disabled = True
-        self._db = None
-        msg = (
-            f"the file hash memo {self._path or memo_path()} cannot be used ({exc}); "
-            "file digests are memoised in this process only. Set "
-            "PYDRA_LITE_HASH_MEMO to a writable local path to fix it"
-        )
-        warnings.warn(msg, CacheWarning, stacklevel=4)
-
-
-_MEMO = HashMemo()
-os.register_at_fork(after_in_child=_MEMO.forget_connection)
-
-
-def reset_memo() -> None:
-    """Drop this process's memo state, as a new process would start."""
-    _MEMO.reset()
 
 
 # --- digests of files and directories ---------------------------------------
@@ -232,19 +90,19 @@ def _hash_contents(path: str, size: int) -> bytes:
         return blake3.blake3(stream.read()).digest(DIGEST_SIZE)
 
 
-def _file_digest(path: str, stat: os.stat_result) -> tuple[bytes, list[Row], bool]:
+def _file_digest(path: str, stat: os.stat_result) -> tuple[bytes, list[_Row], bool]:
     """A file's digest, the memo rows to write, and whether it may be memoised.
 
     A digest may be memoised when it came from the memo, or when the file was
     settled and unchanged from ``stat`` to the end of the read.
     """
-    signature = _signature(stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    signature = file_signature(stat)
     digest = _MEMO.get("file", path, signature)
     if digest is not None:
         return digest, [], True
     digest = _hash_contents(path, stat.st_size)
     after = os.stat(path)
-    settled = _is_settled(after, time.time_ns()) and _same(stat, after)
+    settled = is_settled(after, time.time_ns()) and _same(stat, after)
     return digest, [("file", path, signature, digest)] if settled else [], settled
 
 
@@ -254,10 +112,6 @@ def _same(before: os.stat_result, after: os.stat_result) -> bool:
         after.st_mtime_ns,
         after.st_ino,
     )
-
-
-def _is_settled(stat: os.stat_result, now_ns: int) -> bool:
-    return now_ns - stat.st_mtime_ns > SETTLE_SECONDS * 1e9
 
 
 def _walk(root: str) -> list[tuple[str, os.stat_result]]:
@@ -307,7 +161,7 @@ def _directory_digest(root: str) -> bytes:
     if digest is not None:
         return digest
     parts: list[bytes] = []
-    rows: list[Row] = []
+    rows: list[_Row] = []
     settled = True
     for relative, stat in files:
         file_digest, file_rows, file_settled = _file_digest(f"{root}/{relative}", stat)
@@ -342,7 +196,7 @@ def _member_keys(paths: list[str]) -> list[str]:
 
 def _fileset_chunks(fileset: FileSet, cache: dict[int, int]) -> Iterator[bytes]:
     paths = [os.path.abspath(path) for path in fileset.fspaths]
-    rows: list[Row] = []
+    rows: list[_Row] = []
     for key, path in sorted(zip(_member_keys(paths), paths, strict=True)):
         real = os.path.realpath(path)
         stat = os.stat(real)

@@ -19,29 +19,31 @@ Algorithm:
   recursion) gives a back-reference to its depth, so cycles terminate and the
   digest does not depend on module names. Self-contained digests are memoised
   per function object.
-* A function's source is its own lines of its file, cut at the first later
-  statement at the ``def``'s indentation that parses; ``inspect`` (which
-  tokenizes, and walks a module's whole AST for a class) is the fallback.
+* The canonical source comes from ``source.py``; the globals a function reads
+  come from its bytecode, memoised (``memo.py``) under a digest of the
+  bytecode itself, so a warm run in a new process disassembles nothing.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextvars
 import dis
 import functools
 import importlib.metadata
+import importlib.util
 import inspect
-import linecache
+import json
 import pathlib
 import sys
-import textwrap
 import types
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import blake3
+
+from pydra_lite._version import __version__
 from pydra_lite.errors import HashingError
 
 # Siblings on one layer: the digest primitives are shared with hash.py.
@@ -53,6 +55,8 @@ from pydra_lite.hash import (
     hash_object,
     register_serializer,
 )
+from pydra_lite.memo import MEMO
+from pydra_lite.source import source_digest
 
 __all__ = ["hash_function"]
 
@@ -103,6 +107,7 @@ _WALK: contextvars.ContextVar[_CodeWalk | None] = contextvars.ContextVar(
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _MISSING = object()
+_NAMES_KIND = "globals-" + importlib.util.MAGIC_NUMBER.hex()  # the bytecode format
 
 
 def _unwrap(obj: Any) -> Any:
@@ -137,13 +142,31 @@ def _package_version(module: str) -> str:
         return ""
     if top in sys.stdlib_module_names:
         return "python{}.{}".format(*sys.version_info[:2])
+    if top in _LIBRARY_ROOTS:
+        return __version__  # also what pydra_lite's metadata says
     try:
-        return importlib.metadata.version(top)
+        return _distribution_version(top)
     except importlib.metadata.PackageNotFoundError:
         pass
     for dist in _distributions().get(top, []):  # "yaml" is in PyYAML (slow: once)
-        return importlib.metadata.version(dist)
+        return _distribution_version(dist)
     return str(getattr(sys.modules.get(top), "__version__", "unknown"))
+
+
+def _distribution_version(name: str) -> str:
+    """A distribution's version from the headers of its metadata file.
+
+    ``importlib.metadata.version`` parses the whole file (the long description
+    too) with the email parser: 0.2 to 0.8 ms a package, per process.
+    """
+    dist = importlib.metadata.distribution(name)
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    for line in text.splitlines():
+        if not line:  # the end of the headers
+            break
+        if line.startswith("Version:"):
+            return line[len("Version:") :].strip()
+    return dist.version
 
 
 @functools.cache
@@ -188,7 +211,7 @@ class _CodeWalk:
 
     def _parts(self, obj: Any) -> tuple[list[bytes], int]:
         try:
-            parts = [_source_digest(obj)]
+            parts = [source_digest(obj)]
             members: list[tuple[str, Any]] = []
         except HashingError:
             if isinstance(obj, types.FunctionType):
@@ -208,7 +231,7 @@ class _CodeWalk:
         module = getattr(value, "__module__", None) or ""
         if isinstance(value, types.ModuleType):
             if _is_user_module(value.__name__):  # used as a value: all of it counts
-                return _source_digest(value), _NO_BACKREF
+                return source_digest(value), _NO_BACKREF
             return _library_identity(value.__name__, ""), _NO_BACKREF
         if isinstance(value, types.FunctionType | type):
             if _is_user_module(module):
@@ -281,6 +304,33 @@ def _global_entries(
 
 
 def _global_names(code: types.CodeType) -> dict[str, set[str]]:
+    """Global names read by ``code`` and its nested code, memoised under a
+    digest of the bytecode and the names it indexes (all that the answer
+    depends on, for one bytecode format)."""
+    key = _bytecode_key(code)
+    found = MEMO.get(_NAMES_KIND, key, b"")
+    if found is not None:
+        return {name: set(attrs) for name, attrs in json.loads(found).items()}
+    names = _disassembled_names(code)
+    encoded = json.dumps({name: sorted(attrs) for name, attrs in names.items()})
+    MEMO.put([(_NAMES_KIND, key, b"", encoded.encode())])
+    return names
+
+
+def _bytecode_key(code: types.CodeType) -> str:
+    hasher = blake3.blake3()
+    todo = [code]
+    while todo:
+        current = todo.pop()
+        hasher.update(b"%d\0%s\0" % (len(current.co_code), current.co_code))
+        hasher.update("\0".join(current.co_names).encode("utf-8", "surrogatepass"))
+        nested = [c for c in current.co_consts if isinstance(c, types.CodeType)]
+        hasher.update(b"\0%d\0" % len(nested))
+        todo += nested
+    return hasher.hexdigest()
+
+
+def _disassembled_names(code: types.CodeType) -> dict[str, set[str]]:
     """Global names read by ``code`` and its nested code, with the attribute read
     right after each use (``""`` when the name is used by itself)."""
     names: dict[str, set[str]] = {}
@@ -300,216 +350,6 @@ def _global_names(code: types.CodeType) -> dict[str, set[str]]:
         if pending is not None:
             names[pending].add("")
     return names
-
-
-# --- canonical source -------------------------------------------------------
-
-_DOC_HOLDERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _source_digest(obj: Any) -> bytes:
-    """Digest of the canonical AST of a function, lambda, class or module."""
-    tokens: list[bytes] = []
-    for node in _source_nodes(obj):
-        _canonical(node, tokens.append)
-    return combine_digests(b"ast", *tokens)
-
-
-def _canonical(node: Any, emit: Callable[[bytes], None]) -> None:
-    """Emit a version-independent token stream for an AST.
-
-    Node type names and field names, no positions; a field that is None or an
-    empty list is left out, as newer Pythons add such fields (``type_params``)
-    and ``ast.dump`` changes how it shows them. Docstrings are dropped.
-    """
-    if isinstance(node, ast.AST):
-        emit(b"(" + type(node).__name__.encode())
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if name == "body" and isinstance(node, _DOC_HOLDERS):
-                value = _without_docstring(node.body)
-            elif isinstance(node, ast.JoinedStr):
-                value = _fstring_values(node.values)
-            if value is None or (isinstance(value, list) and not value):
-                continue
-            emit(b"." + name.encode())
-            _canonical(value, emit)
-        emit(b")")
-    elif isinstance(node, list):
-        emit(b"[")
-        for item in node:
-            _canonical(item, emit)
-        emit(b"]")
-    else:  # a constant: str, bytes, int, float, complex, bool, None, Ellipsis
-        emit(b"=" + type(node).__name__.encode() + b":" + repr(node).encode())
-
-
-def _fstring_values(values: list[ast.expr]) -> list[ast.expr]:
-    """F-string parts with adjacent text merged and empty text dropped (3.12.0-1
-    add an empty ``Constant`` to some format specs)."""
-    merged: list[ast.expr] = []
-    for value in values:
-        last = merged[-1] if merged else None
-        if not isinstance(value, ast.Constant):
-            merged.append(value)
-        elif isinstance(last, ast.Constant):
-            merged[-1] = ast.Constant(str(last.value) + str(value.value))
-        elif value.value:
-            merged.append(value)
-    return merged
-
-
-def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        if isinstance(first.value.value, str):
-            return body[1:]
-    return body
-
-
-def _source_nodes(obj: Any) -> list[ast.AST]:
-    if getattr(obj, "__name__", None) == "<lambda>":
-        nodes = _lambda_nodes(obj)
-        if nodes:
-            return list(nodes)
-    node = _function_node(obj)
-    if node is not None:
-        return [node]
-    if isinstance(obj, type) and not _may_have_class_statement(obj):
-        raise HashingError(_no_source_msg(obj), type_=type(obj))
-    try:
-        source = inspect.getsource(obj)
-    except (OSError, TypeError) as exc:
-        raise HashingError(_no_source_msg(obj), type_=type(obj)) from exc
-    if isinstance(obj, types.ModuleType):
-        return [ast.parse(source)]
-    return [_parse_block(source, obj)]
-
-
-def _function_node(obj: Any) -> ast.AST | None:
-    """A function's ``def``, parsed from its own lines only (no tokenizing).
-
-    The block runs from ``co_firstlineno`` to the first later line, at the
-    ``def``'s indentation or less, that starts a statement. Lines at that
-    indentation inside brackets, strings or after a backslash cut the source
-    mid-token, so the cut does not parse and the next one is tried. Trailing
-    comments are left out; they change neither the AST nor ``dedent``.
-    ``None`` means "ask inspect" (a file or a ``def`` this cannot place).
-    """
-    if not isinstance(obj, types.FunctionType) or hasattr(obj, "__wrapped__"):
-        return None  # inspect would read the wrapped function instead
-    code = obj.__code__
-    linecache.checkcache(code.co_filename)  # as inspect does: the file as it is now
-    lines = linecache.getlines(code.co_filename, obj.__globals__)
-    first = code.co_firstlineno - 1
-    if not 0 <= first < len(lines):
-        return None
-    head = lines[first]
-    indent = len(head) - len(head.lstrip())
-    started = False
-    for cut in range(first, len(lines) + 1):
-        line = lines[cut] if cut < len(lines) else ""
-        text = line.strip()
-        if not started:
-            started = text.startswith(("def ", "def\t", "async "))
-            continue
-        if cut < len(lines) and (not text or text.startswith("#")):
-            continue
-        if cut < len(lines) and len(line) - len(line.lstrip()) > indent:
-            continue
-        node = _try_parse_block(_trimmed(lines[first:cut]))
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            return node if node.name == code.co_name else None
-    return None
-
-
-def _trimmed(lines: list[str]) -> str:
-    """The lines without trailing blank and comment lines."""
-    end = len(lines)
-    while end and (not lines[end - 1].strip() or lines[end - 1].lstrip()[0] == "#"):
-        end -= 1
-    return "".join(lines[:end])
-
-
-def _may_have_class_statement(cls: type) -> bool:
-    """Whether ``cls``'s module could hold a ``class`` statement of its name.
-
-    A class made at run time (a task class) has none; inspect would find that
-    out by walking the whole module's AST. Only whitespace and backslash line
-    joins can come between ``class`` and the name.
-    """
-    module = sys.modules.get(cls.__module__)
-    file = getattr(module, "__file__", None)
-    if not file or "__firstlineno__" in vars(cls):  # 3.13 marks class statements
-        return True
-    linecache.checkcache(file)
-    text = "".join(linecache.getlines(file, vars(module)))
-    if not text:
-        return True
-    names = {cls.__name__, cls.__qualname__.rpartition(".")[2]}  # inspect: qualname
-    return any(_follows_class(text, name) for name in names)
-
-
-def _follows_class(text: str, name: str) -> bool:
-    """Whether ``name`` appears right after a word ``class`` (no regex: the
-    first ``re`` compile of a process costs milliseconds)."""
-    at = text.find("class")
-    while at != -1:
-        start = end = at + len("class")
-        while end < len(text) and text[end] in " \t\f\r\n\\":
-            end += 1
-        if end > start and not _is_name_char(text[at - 1 : at]):
-            if text.startswith(name, end):
-                if not _is_name_char(text[end + len(name) : end + len(name) + 1]):
-                    return True
-        at = text.find("class", start)
-    return False
-
-
-def _is_name_char(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
-def _try_parse_block(source: str) -> ast.AST | None:
-    for text in (textwrap.dedent(source), "if 1:\n" + source):
-        try:  # the second form parses blocks whose strings defeat dedent
-            tree = ast.parse(text).body[0]
-        except (SyntaxError, ValueError, IndexError):
-            continue
-        return tree.body[0] if isinstance(tree, ast.If) else tree
-    return None
-
-
-def _parse_block(source: str, obj: Any) -> ast.AST:
-    """Parse a ``def`` or ``class`` cut out of a file, whatever its indentation."""
-    tree = _try_parse_block(source)
-    if tree is None:
-        raise HashingError(_no_source_msg(obj), type_=type(obj))
-    return tree
-
-
-def _lambda_nodes(func: types.FunctionType) -> list[ast.Lambda]:
-    """Every lambda that starts on ``func``'s line, from its whole file's AST."""
-    code = func.__code__
-    lines = linecache.getlines(code.co_filename, func.__globals__)
-    try:
-        tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
-        return []
-    found = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno
-    ]
-    return sorted(found, key=lambda node: node.col_offset)
-
-
-def _no_source_msg(obj: Any) -> str:
-    return (
-        f"cannot compute the operation hash of {_qualified_name(obj)}: its source "
-        "code is not available (was it typed into an interactive interpreter?). "
-        'Give the task an explicit code version instead: python.define(version="1")'
-    )
 
 
 # --- function values --------------------------------------------------------

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -15,6 +19,7 @@ from pydra_lite.engine import json_store, nexus_store, stores  # noqa: F401 - re
 from pydra_lite.workers import base
 
 REPO = Path(__file__).resolve().parent.parent
+_module_counter = itertools.count()
 
 
 def _registries() -> dict[str, object]:
@@ -42,6 +47,24 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             assert after[name].get(key) is value, f"{name} registry changed: {key}"  # type: ignore[attr-defined]
     assert after["workers"] == before["workers"], "a test left a worker registered"
     assert after["stores"] == before["stores"], "a test left a store registered"
+
+
+@pytest.fixture
+def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """Write source as a new module with a unique name and import it."""
+
+    def load(source: str, name: str | None = None) -> ModuleType:
+        name = name or f"user_mod_{next(_module_counter)}"
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

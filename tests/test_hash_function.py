@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import itertools
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -27,24 +24,6 @@ def isolated_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     files.reset_memo()
     yield
     files.reset_memo()
-
-
-@pytest.fixture
-def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
-    """Write source as a new module with a unique name and import it."""
-
-    def load(source: str, name: str | None = None) -> ModuleType:
-        name = name or f"user_mod_{next(_counter)}"
-        path = tmp_path / f"{name}.py"
-        path.write_text(textwrap.dedent(source))
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        monkeypatch.setitem(sys.modules, name, module)
-        spec.loader.exec_module(module)
-        return module
-
-    return load
 
 
 def op(load: Callable[..., ModuleType], source: str, name: str = "task") -> bytes:

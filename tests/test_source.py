@@ -1,22 +1,16 @@
-"""How identity.py finds a function's source: the same AST inspect would give."""
+"""How source.py finds a function's source: the same AST inspect would give."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import itertools
-import sys
-import textwrap
-from pathlib import Path
+from collections.abc import Callable
 from types import FunctionType, ModuleType
 from typing import Any
 
 import pytest
 
-from pydra_lite import identity
+from pydra_lite import source
 from pydra_lite.errors import HashingError
-
-_counter = itertools.count()
 
 TRICKY = '''
 import functools
@@ -85,21 +79,9 @@ async def coroutine(a):
 '''
 
 
-def _load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> ModuleType:
-    name = f"identity_mod_{next(_counter)}"
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(source))
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _tokens(node: Any) -> list[bytes]:
     out: list[bytes] = []
-    identity._canonical(node, out.append)
+    source._canonical(node, out.append)
     return out
 
 
@@ -122,28 +104,26 @@ def _functions(module: ModuleType) -> list[FunctionType]:
 
 
 def test_the_def_found_by_lines_matches_inspect(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    load: Callable[..., ModuleType],
 ) -> None:
     """Every layout in TRICKY gives inspect's AST, or falls back to inspect."""
-    module = _load(tmp_path, monkeypatch, TRICKY)
+    module = load(TRICKY)
     placed = 0
     for func in _functions(module):
-        expected = _tokens(identity._parse_block(inspect.getsource(func), func))
-        node = identity._function_node(func)
+        expected = _tokens(source._parse_block(inspect.getsource(func), func))
+        node = source._function_node(func)
         if node is not None:
             placed += 1
             assert _tokens(node) == expected, func.__qualname__
-        assert _tokens(identity._source_nodes(func)[0]) == expected
+        assert _tokens(source._source_nodes(func)[0]) == expected
     assert (
         placed == len(_functions(module)) - 1
     )  # all but the wrapper  # the fast path is the common one
 
 
-def test_a_wrapped_function_is_left_to_inspect(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    module = _load(tmp_path, monkeypatch, TRICKY)
-    assert identity._function_node(module.wrapper) is None
+def test_a_wrapped_function_is_left_to_inspect(load: Callable[..., ModuleType]) -> None:
+    module = load(TRICKY)
+    assert source._function_node(module.wrapper) is None
 
 
 def test_a_class_made_at_run_time_has_no_source_without_inspect(
@@ -157,7 +137,7 @@ def test_a_class_made_at_run_time_has_no_source_without_inspect(
 
     monkeypatch.setattr(inspect, "getsource", refuse)
     with pytest.raises(HashingError, match="source code is not available"):
-        identity._source_nodes(made)
+        source._source_nodes(made)
 
 
 class _WithStatement:
@@ -165,8 +145,8 @@ class _WithStatement:
 
 
 def test_a_class_with_a_statement_is_read_by_inspect() -> None:
-    assert identity._may_have_class_statement(_WithStatement)
-    assert identity._source_nodes(_WithStatement)
+    assert source._may_have_class_statement(_WithStatement)
+    assert source._source_nodes(_WithStatement)
 
 
 @pytest.mark.parametrize(
@@ -182,4 +162,66 @@ def test_a_class_with_a_statement_is_read_by_inspect() -> None:
     ],
 )
 def test_a_class_statement_is_looked_for_by_its_name(text: str, found: bool) -> None:
-    assert identity._follows_class(text, "A") is found
+    assert source._follows_class(text, "A") is found
+
+
+CLASSES = '''
+import functools
+
+
+def tag(*args, **kwargs):
+    return lambda cls: cls
+
+
+class Plain:
+    x = 1
+
+
+@tag(
+    "spread over",
+    lines=True,
+)
+class Decorated(Plain):
+    def method(self):
+        return 1
+
+    class Nested:
+        """Only a docstring."""
+
+
+def factory():
+    class Local:
+        y = 2
+
+    return Local
+
+
+class Plain:  # redefined: inspect (3.11, 3.12) reads the first statement
+    x = 2
+'''
+
+
+def test_a_class_statement_found_in_the_module_matches_inspect(
+    load: Callable[..., ModuleType],
+) -> None:
+    module = load(CLASSES)
+    classes = [module.Plain, module.Decorated, module.Decorated.Nested]
+    for cls in [*classes, module.factory()]:
+        expected = _tokens(source._parse_block(inspect.getsource(cls), cls))
+        node = source._class_node(cls)
+        assert node is not None, cls.__qualname__
+        assert _tokens(node) == expected, cls.__qualname__
+        assert _tokens(source._source_nodes(cls)[0]) == expected
+
+
+def test_a_class_statement_is_found_without_tokenizing(
+    load: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = load(CLASSES)
+
+    def refuse(obj: Any) -> str:
+        msg = f"inspect.getsource was called for {obj!r}"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(inspect, "getsource", refuse)
+    assert source.source_digest(module.Decorated)
