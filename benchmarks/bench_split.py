@@ -494,6 +494,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
+    if "2" in args.only and "1" not in args.only.partition("2")[0]:
+        raise SystemExit(
+            "--only: workload 2 reruns workload 1's caches; run 1 before 2"
+        )
     temporary = args.workdir is None
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="pydra-lite-bench-")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
