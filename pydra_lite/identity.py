@@ -34,6 +34,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
+import os
 import pathlib
 import sys
 import types
@@ -55,7 +56,7 @@ from pydra_lite.hash import (
     hash_object,
     register_serializer,
 )
-from pydra_lite.memo import MEMO
+from pydra_lite.memo import MEMO, by_file
 from pydra_lite.source import source_digest
 
 __all__ = ["hash_function"]
@@ -108,6 +109,7 @@ _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _MISSING = object()
 _NAMES_KIND = "globals-" + importlib.util.MAGIC_NUMBER.hex()  # the bytecode format
+_VERSION_KIND = "version"
 
 
 def _unwrap(obj: Any) -> Any:
@@ -144,11 +146,21 @@ def _package_version(module: str) -> str:
         return "python{}.{}".format(*sys.version_info[:2])
     if top in _LIBRARY_ROOTS:
         return __version__  # also what pydra_lite's metadata says
+    file = getattr(sys.modules.get(top), "__file__", None)
+    if not file:
+        return _installed_version(top)
+    key = f"{top}\0{os.path.realpath(file)}"  # installing rewrites the file
+    return by_file(
+        _VERSION_KIND, key, file, lambda: _installed_version(top).encode()
+    ).decode()
+
+
+def _installed_version(top: str) -> str:
     try:
         return _distribution_version(top)
     except importlib.metadata.PackageNotFoundError:
         pass
-    for dist in _distributions().get(top, []):  # "yaml" is in PyYAML (slow: once)
+    for dist in _distributions().get(top, []):  # "yaml" is in PyYAML (45 ms: once)
         return _distribution_version(dist)
     return str(getattr(sys.modules.get(top), "__version__", "unknown"))
 

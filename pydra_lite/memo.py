@@ -22,9 +22,11 @@ import os
 import sqlite3
 import struct
 import threading
+import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import platformdirs
@@ -36,6 +38,7 @@ __all__ = [
     "MEMO",
     "SETTLE_SECONDS",
     "HashMemo",
+    "by_file",
     "file_signature",
     "is_settled",
     "memo_path",
@@ -59,6 +62,37 @@ def file_signature(stat: os.stat_result) -> bytes:
 def is_settled(stat: os.stat_result, now_ns: int) -> bool:
     """Whether a file is old enough for its signature to reveal the next write."""
     return now_ns - stat.st_mtime_ns > SETTLE_SECONDS * 1e9
+
+
+def by_file(kind: str, key: str, path: str, compute: Callable[[], bytes]) -> bytes:
+    """``compute()``, a value that depends on the file at ``path`` only,
+    memoised under the file's signature.
+
+    Not memoised: a path that is not a regular file (a notebook cell's made-up
+    name), a file saved within :data:`SETTLE_SECONDS`, a file that changed
+    while ``compute`` ran.
+    """
+    state = _file_state(path)
+    if state is None:
+        return compute()
+    hit = MEMO.get(kind, key, state[0])
+    if hit is not None:
+        return hit
+    value = compute()
+    if state[1] and _file_state(path) == state:
+        MEMO.put([(kind, key, state[0], value)])
+    return value
+
+
+def _file_state(path: str) -> tuple[bytes, bool] | None:
+    """A regular file's signature and whether it is settled."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not S_ISREG(stat.st_mode):
+        return None
+    return file_signature(stat), is_settled(stat, time.time_ns())
 
 
 def memo_path() -> Path:

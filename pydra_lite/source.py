@@ -27,15 +27,13 @@ import linecache
 import os
 import sys
 import textwrap
-import time
 import types
 from collections.abc import Callable, Iterator
-from stat import S_ISREG
 from typing import Any
 
 from pydra_lite.errors import HashingError
 from pydra_lite.hash import _qualified_name, combine_digests
-from pydra_lite.memo import MEMO, file_signature, is_settled
+from pydra_lite.memo import by_file
 
 __all__ = ["source_digest"]
 
@@ -52,21 +50,20 @@ def source_digest(obj: Any) -> bytes:
             class made at run time, which has no ``class`` statement).
     """
     place = _memo_place(obj)
-    signature = _signature(place[0]) if place else None
-    if place is None or signature is None:
+    if place is None:
         return _computed_digest(obj)
-    key = "\0".join(place)
-    digest = MEMO.get(_MEMO_KIND, key, signature[0])
-    if digest is None:
-        try:
-            digest = _computed_digest(obj)
-        except HashingError:
-            digest = _NO_SOURCE
-        if signature[1] and _signature(place[0]) == signature:
-            MEMO.put([(_MEMO_KIND, key, signature[0], digest)])
+    file, where = place
+    digest = by_file(_MEMO_KIND, f"{file}\0{where}", file, lambda: _or_none(obj))
     if digest == _NO_SOURCE:
         raise HashingError(_no_source_msg(obj), type_=type(obj))
     return digest
+
+
+def _or_none(obj: Any) -> bytes:
+    try:
+        return _computed_digest(obj)
+    except HashingError:
+        return _NO_SOURCE
 
 
 def _memo_place(obj: Any) -> tuple[str, str] | None:
@@ -85,18 +82,6 @@ def _memo_place(obj: Any) -> tuple[str, str] | None:
         first = vars(obj).get("__firstlineno__", "")
         return os.path.realpath(file), f"class:{first}:{obj.__qualname__}"
     return os.path.realpath(file), "module"
-
-
-def _signature(path: str) -> tuple[bytes, bool] | None:
-    """A regular file's memo signature, and whether it is settled (a notebook
-    cell's made-up file name has none)."""
-    try:
-        stat = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    if not S_ISREG(stat.st_mode):
-        return None
-    return file_signature(stat), is_settled(stat, time.time_ns())
 
 
 def _computed_digest(obj: Any) -> bytes:

@@ -1,7 +1,7 @@
 """The operation hash across processes: memoised source and bytecode reads.
 
 A warm process answers from the persistent memo without reading a line of
-source or disassembling anything; an edit anywhere the digest depends on
+source, disassembling anything or reading a package's metadata; an edit anywhere the digest depends on
 gives the digest a fresh memo gives; an edit the file's signature cannot show
 (within the mtime granularity) is never answered from the memo.
 """
@@ -26,6 +26,7 @@ def scale(x):
 """
 
 TASKS = """
+import attr  # installed as "attrs": a library counts by its version
 import helpers
 from pydra_lite import python
 
@@ -36,6 +37,7 @@ class Offset:
 
 
 def double_then_offset(x):
+    assert not attr.has(Offset)
     return Offset().apply(helpers.scale(x))
 
 
@@ -47,15 +49,17 @@ def Scale(x: int) -> int:
 PRINT_DIGESTS = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-if "--no-source" in sys.argv:  # a warm process must need neither
-    import dis, linecache
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("source or bytecode was read")
-
-    linecache.getlines = linecache.updatecache = dis.get_instructions = refuse
 import tasks
 from pydra_lite.hash import hash_function
+
+if "--no-source" in sys.argv:  # a warm process needs none of these
+    import dis, importlib.metadata, linecache
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("source, bytecode or package metadata was read")
+
+    linecache.getlines = linecache.updatecache = dis.get_instructions = refuse
+    importlib.metadata.distribution = importlib.metadata.packages_distributions = refuse
 
 print(json.dumps([
     hash_function(tasks.double_then_offset).hex(),
@@ -86,7 +90,7 @@ def _digests(run_script: Any, code: Path, *flags: str, memo: Path | None = None)
     return json.loads(out)
 
 
-def test_a_warm_process_reads_no_source_and_disassembles_nothing(
+def test_a_warm_process_reads_no_source_bytecode_or_package_metadata(
     project: Path, run_script: Any
 ) -> None:
     cold = _digests(run_script, project)
