@@ -14,10 +14,12 @@ class in its MRO below :class:`Task` (``hash_function``, which also follows
 the module-level helpers and constants ``run`` reads), passed to
 ``python.define`` as its ``version``; a function is hashed by
 ``python.define`` itself. Editing a ``run()`` therefore reruns its nodes.
+An ewoks class's task class is made once per process and code identity.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from typing import Any
@@ -97,7 +99,20 @@ def _method_task(func: Any, node: str) -> type[PydraTask]:
 
 
 def _ewoks_task(cls: type[Task]) -> type[PydraTask]:
-    """A python task whose function runs ``cls`` on its inputs."""
+    """A python task whose function runs ``cls`` on its inputs.
+
+    Its code identity is taken on every call, so an edited class or helper
+    still gets a task class of its own (and reruns); the attrs class of one
+    identity, which every execute_graph call would otherwise build again, is
+    made once per process.
+    """
+    # A class is hashable; mypy checks the instances' __hash__ instead.
+    return _adapter_class(cls, code_identity(cls))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter_class(cls: type[Task], version: str) -> type[PydraTask]:
+    """The task class of ``cls`` at code identity ``version`` (names included)."""
     outputs = list(cls.output_names())
 
     def run_ewoks_task(**inputs: Any) -> Any:
@@ -107,8 +122,11 @@ def _ewoks_task(cls: type[Task]) -> type[PydraTask]:
 
     run_ewoks_task.__signature__ = _signature(cls)  # type: ignore[attr-defined]
     run_ewoks_task.__doc__ = cls.__doc__
+    # Every port is Any, python.define's default: without annotations it has
+    # no postponed "Any" strings to compile and evaluate.
+    run_ewoks_task.__annotations__ = {}
     return python.define(
-        run_ewoks_task, outputs=outputs, name=cls.__name__, version=code_identity(cls)
+        run_ewoks_task, outputs=outputs, name=cls.__name__, version=version
     )
 
 

@@ -8,6 +8,12 @@ engine's hash tree gives ewoks' caching rule: a node's key covers its task's
 code, its own inputs and the keys of the upstream outputs it reads, so a
 changed value reruns that node and everything downstream of it, nothing else.
 
+Reuse: the workflow class depends only on the graph id and the number of
+returned outputs, so a process makes it once (:func:`workflow_class`); its
+one constructor, :func:`ewoks_graph`, adds the nodes of the graph that
+:func:`building` names for the run, a context variable, so threads and nested
+runs each see their own graph.
+
 Caching: ``varinfo={"root_uri": dir, "scheme": "json" | "nexus" | "pickle"}``
 caches every node in ``dir`` with that store (``scheme`` defaults to
 ``"json"``, as in ewokscore). Without ``root_uri`` nothing is kept: the run
@@ -16,14 +22,18 @@ uses a temporary cache directory, removed afterwards.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
-import re
 import tempfile
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+# The default worker's module is imported with this one, not by the registry
+# lookup inside the first execute_graph: an import is not per-graph work.
+import pydra_lite.workers.serial  # noqa: F401
 from pydra_lite.compose import workflow
 from pydra_lite.compose.base import Task as PydraTask
 from pydra_lite.engine.submitter import Submitter
@@ -66,7 +76,8 @@ def execute_graph(
     """
     loaded = graph if isinstance(graph, EwoksGraph) else load_graph(graph, inputs)
     selection = select_outputs(loaded, outputs)
-    task = translate(loaded, [(nid, name) for nid, name, _ in selection])()
+    returned = tuple((nid, name) for nid, name, _ in selection)
+    task = workflow_class(loaded.id, len(returned))()
     with ExitStack() as stack:
         cache_dir, store = _cache_of(varinfo, stack)
         sub = stack.enter_context(
@@ -74,6 +85,7 @@ def execute_graph(
                 cache_dir=cache_dir, store=store, worker=worker, **submitter_options
             )
         )
+        stack.enter_context(building(loaded, returned))
         result = sub(task)
     values = [getattr(result.outputs, f"out{i}") for i in range(len(selection))]
     return _arrange(selection, values, merge_outputs)
@@ -90,29 +102,66 @@ def _cache_of(varinfo: Mapping[str, Any] | None, stack: ExitStack) -> tuple[Path
     return Path(root), str((varinfo or {}).get("scheme") or "json")
 
 
-def translate(
-    graph: EwoksGraph, returned: Sequence[tuple[Any, str]]
-) -> type[PydraTask]:
-    """A workflow task class that adds every node and returns ``returned``."""
+Returned = tuple[tuple[Any, str], ...]
+"""(node id, output name) pairs: the workflow's outputs ``out0``, ``out1``, ..."""
 
-    def construct() -> Any:
-        added: dict[Any, Any] = {}
-        for node in graph.nodes.values():
-            values = dict(node.values)
-            for field, (source, out) in node.links.items():
-                values[field] = getattr(added[source], out)
-            added[node.id] = workflow.add(node.task_class(**values), name=node.name)
-        lazy = tuple(getattr(added[nid], name) for nid, name in returned)
-        return lazy[0] if len(lazy) == 1 else lazy
+_BUILDING: contextvars.ContextVar[tuple[EwoksGraph, Returned]] = contextvars.ContextVar(
+    "ewoks_graph_building"
+)
 
-    construct.__qualname__ = "ewoks_graph"
-    outputs = [f"out{i}" for i in range(len(returned))]
-    return workflow.define(construct, outputs=outputs, name=_class_name(graph.id))
+
+@contextmanager
+def building(graph: EwoksGraph, returned: Returned) -> Iterator[None]:
+    """Make :func:`ewoks_graph` add the nodes of ``graph`` in the enclosed run."""
+    token = _BUILDING.set((graph, returned))
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+def ewoks_graph() -> Any:
+    """The constructor of every graph's workflow class: adds the graph being run.
+
+    One module-level function, so that a workflow class serves every graph of
+    its name and output count; the graph comes from :func:`building`. Its
+    module and name are its operation hash (as library code), so renaming or
+    moving it would invalidate every cached graph entry.
+    """
+    try:
+        graph, returned = _BUILDING.get()
+    except LookupError:
+        msg = "an ewoks graph's workflow task runs only inside execute_graph"
+        raise WorkflowError(msg) from None
+    added: dict[Any, Any] = {}
+    for node in graph.nodes.values():
+        values = dict(node.values)
+        for field, (source, out) in node.links.items():
+            values[field] = getattr(added[source], out)
+        added[node.id] = workflow.add(node.task_class(**values), name=node.name)
+    lazy = tuple(getattr(added[nid], name) for nid, name in returned)
+    return lazy[0] if len(lazy) == 1 else lazy
+
+
+@functools.lru_cache(maxsize=256)
+def workflow_class(graph_id: str, n_outputs: int) -> type[PydraTask]:
+    """The workflow task class of graphs named ``graph_id``, made once per process.
+
+    Its outputs are ``out0``, ``out1``, ...: the graph's nodes and selected
+    outputs enter the run through :func:`building`, not the class.
+    """
+    outputs = [f"out{i}" for i in range(n_outputs)]
+    return workflow.define(ewoks_graph, outputs=outputs, name=_class_name(graph_id))
 
 
 def _class_name(graph_id: str) -> str:
-    """The graph id as a class (and cache directory) name."""
-    name = re.sub(r"\W", "_", graph_id)
+    """The graph id as a class (and cache directory) name.
+
+    Every non-word character becomes ``_`` (``str.isalnum`` is the test that
+    ``re``'s ``\\w`` makes, without compiling a pattern on a process's first
+    call).
+    """
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in graph_id)
     return name if name.isidentifier() else f"ewoks_{name}"
 
 
