@@ -48,6 +48,18 @@ def test_one_output_named_out_by_default() -> None:
     assert attrs.fields(Add.Outputs).out.type is int
 
 
+def test_the_outputs_class_is_made_once_on_first_use() -> None:
+    @python.define
+    def Twice(x: int) -> int:
+        return 2 * x
+
+    assert not isinstance(Twice.__dict__["Outputs"], type)  # not made yet
+    made = Twice.Outputs
+    assert Twice.__dict__["Outputs"] is made is Twice.Outputs
+    assert made.__qualname__ == "Twice.Outputs"
+    assert made(out=2).out == 2
+
+
 def test_output_names_take_tuple_member_types() -> None:
     fields = attrs.fields(Stats.Outputs)
     assert [f.name for f in fields] == ["mean", "spread"]
