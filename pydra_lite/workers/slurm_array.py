@@ -3,8 +3,9 @@
 Layout of ``<cache root>/.slurm/<submission id>/`` (one folder per sbatch call):
 
 * ``job.sh``: the batch script; element ``i`` runs
-  ``<python> -m pydra_lite.workers.slurm_run batch-<i>.pkl outcome-<i>.pkl``;
-  a comment records the sbatch options it was submitted with;
+  ``<python> -m pydra_lite.workers.slurm_run batch-<i>.pkl outcome-<i>.pkl``
+  and, when a signal killed that Python, says which on its stderr; a comment
+  records the sbatch options it was submitted with;
 * ``batch-<i>.pkl``: element ``i``'s JobBatch (see :mod:`.slurm_run`);
 * ``outcome-<i>.pkl``: its cloudpickled outcomes, written atomically;
 * ``slurm-<i>.out`` / ``slurm-<i>.err``: its stdout and stderr;
@@ -206,13 +207,27 @@ class ArraySubmission:
 
 
 def _script(directory: Path, python: str) -> str:
+    """The batch script: Python runs without ``exec``, to report a killing signal.
+
+    A Python killed by a signal (SIGKILL from an out-of-memory killer) leaves
+    no traceback, and were it the job's own process, SLURM (22.05) would report
+    the job ``FAILED`` with the misleading reason ``JobLaunchFailure``. Here the
+    script exits 128 + the signal's number (``FAILED``, ``NonZeroExitCode``)
+    after a stderr line naming the signal, which the stderr tail then shows.
+    """
     here = shlex.quote(str(directory))
     return (
         "#!/bin/bash\n"
         "# pydra_lite slurm worker: array element i runs batch-i.pkl, writes outcome-i.pkl\n"
-        f"exec {shlex.quote(python)} -m pydra_lite.workers.slurm_run \\\n"
+        f"{shlex.quote(python)} -m pydra_lite.workers.slurm_run \\\n"
         f'    {here}/batch-"$SLURM_ARRAY_TASK_ID".pkl \\\n'
         f'    {here}/outcome-"$SLURM_ARRAY_TASK_ID".pkl\n'
+        "status=$?\n"
+        'if [ "$status" -gt 128 ]; then\n'
+        '    echo "pydra_lite slurm worker: python was killed by signal'
+        ' $((status - 128)) (SIG$(kill -l "$status"))" >&2\n'
+        "fi\n"
+        'exit "$status"\n'
     )
 
 
