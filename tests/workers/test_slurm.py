@@ -75,10 +75,13 @@ def test_job_cancelled_by_slurm_is_errored_with_its_state(cache_dir: Path) -> No
     assert record["slurm"]["reason"]
     assert "ended CANCELLED" in record["message"]
     assert record["slurm"]["job_id"].endswith("_1")
-    # it is not cached: the next run tries it again
-    with Submitter(cache_dir=cache_dir, worker="slurm", **FAST) as sub:
-        again = sub(Inc(a=1))
-    assert again.outputs.out == 2
+    # not a cache hit: the next run reuses a=0 and runs a=1 again, in a new job
+    with Submitter(cache_dir=cache_dir, worker="slurm", **options) as sub:
+        again = sub(CancelSelf().split(a=[0, 1]), raise_errors=False)
+    ok_again, lost_again = again.states
+    assert ok_again.cached and not lost_again.cached and lost_again.errored
+    rerun = json.loads((lost_again.output_dir / "_error.json").read_text())
+    assert rerun["slurm"]["job_id"] != record["slurm"]["job_id"]
 
 
 @python.define
