@@ -5,16 +5,23 @@ about 50 ms of CPU here (``--spin-seconds``). Figures, each the median of
 ``--repeat`` rounds; a round runs serial, dask and the bare pool one after
 the other (so all three see the same load), each in a fresh cache:
 
-* serial: the split on the serial worker, in this process;
-* dask: the same split with ``worker="dask"`` given the Client of a
-  LocalCluster (``--workers`` processes, one thread each) that was started
-  before the clock, and had ``pydra_lite`` imported on every worker;
+* serial: the split on the serial worker, in a fresh process
+  (``lite_side.py``, as in ``bench_split.py``), not in this one: the
+  LocalCluster's scheduler and client threads live here and, idle, still
+  take the GIL from the running state some 400 times a second, which made
+  serial about 5 % slower here than alone, and flattered dask by as much;
+* dask: the same split, in this process, with ``worker="dask"`` given the
+  Client of a LocalCluster (``--workers`` processes, one thread each, the
+  defaults otherwise: what a user's script starts) that was started before
+  the clock, and had ``pydra_lite`` imported on every worker;
 * the cluster's start-up (LocalCluster, Client, that import), timed apart;
-* one cold run where the worker starts and closes its own LocalCluster,
-  everything included (for information);
-* the same loops on a bare ``multiprocessing`` pool (``probe.py``): the
-  speedup this machine allows right now. On a 2-core machine shared with
-  other work it falls well below 2x, and the dask figure with it.
+* after those rounds, ``--repeat`` cold runs where the worker starts and
+  closes its own LocalCluster, start-up included;
+* the same loops on a bare ``multiprocessing`` pool (``probe.py parallel``,
+  in a fresh process): the speedup this machine allows right now. On a
+  2-core machine shared with other work it falls well below 2x, and the
+  dask figure with it: the load average before and after is printed under
+  the table.
 
 The timing window is the Submitter's whole ``with`` block, as in
 ``bench_split.py``. Run ``python benchmarks/bench_dask.py`` (``--help``).
@@ -24,16 +31,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import distributed
-from bench_split import Row, print_table, ratio_goal
-from probe import pool_speedup, spin, spin_iterations
+from bench_split import HERE, REPO, Row, print_table, ratio_goal, run_child
+from probe import spin, spin_iterations
 
 from pydra_lite import Submitter, python
 
@@ -69,6 +78,23 @@ def start_cluster(workers: int) -> tuple[distributed.Client, float]:
     return client, time.perf_counter() - start
 
 
+def serial_run(cache: Path, states: int, turns: int) -> float:
+    """Seconds of the split on the serial worker, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
+    command = [sys.executable, str(HERE / "lite_side.py"), "--cache", str(cache)]
+    options = ["--n", str(states), "--task", "spin", "--turns", str(turns)]
+    return float(run_child([*command, *options], env)["seconds"])
+
+
+def pool_ratio(states: int, turns: int, workers: int) -> float:
+    """Serial over pool time of the bare loops, in a fresh process."""
+    command = [sys.executable, str(HERE / "probe.py"), "parallel"]
+    figures = run_child(
+        [*command, str(states), str(turns), str(workers)], {**os.environ}
+    )
+    return float(figures["serial_seconds"] / figures["pool_seconds"])
+
+
 def measure(args: argparse.Namespace, work: Path) -> list[Row]:
     turns = spin_iterations(args.spin_seconds)
     task = Spin(turns=turns).split(a=list(range(args.states)))
@@ -77,14 +103,16 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
     rounds = []
     with client, client.cluster:
         for i in range(args.repeat):  # interleaved: each round sees the same load
-            serial = timed_run(work / f"s{i}", task, expected)
+            serial = serial_run(work / f"s{i}", args.states, turns)
             dask = timed_run(
                 work / f"d{i}", task, expected, worker="dask", address=client
             )
-            pool = pool_speedup(args.states, turns, args.workers)
-            rounds.append((serial, dask, pool["serial_seconds"] / pool["pool_seconds"]))
+            rounds.append((serial, dask, pool_ratio(args.states, turns, args.workers)))
     options = {"n_workers": args.workers, "dashboard_address": ":0"}
-    own = timed_run(work / "own", task, expected, worker="dask", **options)
+    own = statistics.median(
+        timed_run(work / f"own{i}", task, expected, worker="dask", **options)
+        for i in range(args.repeat)
+    )
     serial, dask, ceiling = (
         statistics.median(column) for column in zip(*rounds, strict=True)
     )
@@ -116,8 +144,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="pydra-lite-bench-dask-"))
+    before = os.getloadavg()[0]
     try:
         print_table(measure(args, work), pydra=False)
+        print(
+            f"load average (1 min): {before:.2f} before, {os.getloadavg()[0]:.2f} after"
+        )
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

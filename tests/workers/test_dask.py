@@ -22,7 +22,8 @@ from .contract import FailOdd, Inc, Pid, WorkerContract
 distributed = pytest.importorskip(
     "distributed", reason="the dask worker needs pip install 'pydra-lite[dask]'"
 )
-DaskWorker = pytest.importorskip("pydra_lite.workers.dask").DaskWorker
+dask_worker = pytest.importorskip("pydra_lite.workers.dask")
+DaskWorker = dask_worker.DaskWorker
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,48 @@ def test_close_cancels_batches_in_flight_and_keeps_a_given_client(
     wait([future], timeout=60)
     assert future.cancelled()
     assert client.status == "running"
+
+
+@python.define
+def Half(a: float) -> float:
+    """Run by one test only, so no dask process has unpickled it before."""
+    return a / 2
+
+
+def test_task_class_is_unpickled_once_per_dask_process(
+    client: Any, cache_dir: Path
+) -> None:
+    """Every batch carries the class's bytes; each process unpickles them once."""
+    node = Node(Half().split(a=[float(a) for a in range(6)]))
+    jobs = list(node.jobs(node.checksums()))
+    worker = DaskWorker(address=client)
+    before = _class_misses(client)
+    futures = [
+        worker.submit(JobBatch(node.task_class, CacheSpec(cache_dir), [job], "dask"))
+        for job in jobs
+    ]
+    outcomes = [future.result(timeout=60)[0] for future in futures]
+    worker.close()
+    assert [outcome.outputs for outcome in outcomes] == [
+        {"out": a / 2} for a in range(6)
+    ]
+    assert 1 <= _class_misses(client) - before <= len(client.nthreads())
+
+
+def _class_misses(client: Any) -> int:
+    infos = client.run(dask_worker._unpickled_class.cache_info).values()
+    return sum(info.misses for info in infos)
+
+
+def test_batches_shrink_as_the_run_ends_but_not_below_a_useful_size() -> None:
+    worker = DaskWorker(n_workers=2)  # a LocalCluster's threads are known unstarted
+    assert [worker.batch_size(n) for n in (4000, 400, 16, 3)] == [256, 100, 4, 1]
+    worker.observe(0.1, 1000)  # quick states: batches of at least 0.1 s
+    assert [worker.batch_size(n) for n in (400, 16, 3)] == [256, 16, 3]
+    for _ in range(20):
+        worker.observe(5.0, 100)  # 50 ms states: shrinking again, to 2 states
+    assert [worker.batch_size(n) for n in (400, 16, 3)] == [100, 4, 2]
+    assert worker.cluster is None, "sizing batches must not start a cluster"
 
 
 def test_own_local_cluster_is_closed_on_submitter_exit(cache_dir: Path) -> None:
