@@ -56,7 +56,7 @@ from pydra_lite.errors import WorkerError
 from pydra_lite.workers.base import Worker
 
 _BATCHES_PER_THREAD = 2
-"""Each batch holds at most this fraction of a thread's share of what is left."""
+"""Each batch holds at most 1/this of a thread's share of what is left."""
 
 _MIN_BATCH_SECONDS = 0.1
 """Batches run at least this long once state times are known, so that a
