@@ -12,13 +12,11 @@ Three ways to name the cluster, and what :meth:`DaskWorker.close` releases:
 
 A batch runs :func:`pydra_lite.engine.job.run_batch` on a dask worker, which
 writes every result into the cache directory itself: the cache must be on a
-filesystem that the dask workers see at the same path. Batches are
-cloudpickled (so tasks defined in ``__main__`` or a notebook go by value),
-but the task class travels apart from the jobs, as with the ``cf`` worker: it
-is pickled once per worker and unpickled once per dask worker process (a
-small cache keyed by its bytes); by value it costs about a millisecond each
-way, paid by the submitting process and the dask worker on every batch
-otherwise. Batches go through the client's ``concurrent.futures`` executor,
+filesystem that the dask workers see at the same path. Batches travel as
+bytes, as for every worker of
+:class:`~pydra_lite.workers.pickled.PickledBatchWorker` (the task class apart
+from the jobs, unpickled once per dask worker process). They go through the
+client's ``concurrent.futures`` executor,
 impure (``pure=False``, so dask never merges two batches that happen to look
 alike); it hands each outcome over inside the client's event loop, with no
 extra round trip.
@@ -39,35 +37,17 @@ This module is imported only when the ``"dask"`` worker is named, so
 from __future__ import annotations
 
 import os
-import pickle
-import time
 from concurrent.futures import Future
-from functools import lru_cache
 from typing import Any
 
-import attrs
-import cloudpickle
 import distributed
 from distributed.cfexecutor import ClientExecutor
 
-from pydra_lite.compose.base import Task
-from pydra_lite.engine.job import JobBatch, Outcome, run_batch
 from pydra_lite.errors import WorkerError
-from pydra_lite.workers.base import Worker
-
-_BATCHES_PER_THREAD = 2
-"""Each batch holds at most 1/this of a thread's share of what is left."""
-
-_MIN_BATCH_SECONDS = 0.1
-"""Batches run at least this long once state times are known, so that a
-batch's own cost (about 4 ms, see the module docstring) stays a few percent."""
-
-_IN_FLIGHT_PER_THREAD = 2
-"""One batch running and one waiting on every thread: a dask worker starts its
-next batch at once, while the submitter sends the one after."""
+from pydra_lite.workers.pickled import PickledBatchWorker, run_pickled
 
 
-class DaskWorker(Worker):
+class DaskWorker(PickledBatchWorker):
     """Runs batches on a dask cluster: its own LocalCluster, an address or a Client.
 
     Args:
@@ -83,6 +63,8 @@ class DaskWorker(Worker):
     """
 
     name = "dask"
+    batches_per_thread = 2
+    min_batch_seconds = 0.1  # a batch's own cost, ~4 ms, stays a few percent
 
     def __init__(
         self,
@@ -92,6 +74,7 @@ class DaskWorker(Worker):
         **cluster_options: Any,
     ) -> None:
         _check_options(address, n_workers, threads_per_worker, cluster_options)
+        super().__init__()
         self.address = address
         self.threads_per_worker = threads_per_worker
         cpus = os.cpu_count() or 1
@@ -103,8 +86,6 @@ class DaskWorker(Worker):
         self._cluster: distributed.LocalCluster | None = None
         self._executor: ClientExecutor | None = None
         self._threads: int | None = None
-        self._pickled_classes: dict[type[Task], bytes] = {}
-        self._seconds_per_state: float | None = None  # see observe()
 
     @property
     def client(self) -> distributed.Client | None:
@@ -116,39 +97,8 @@ class DaskWorker(Worker):
         """The LocalCluster this worker started, if it started one."""
         return self._cluster
 
-    def submit(self, batch: JobBatch) -> Future[list[Outcome]]:
-        task_class = self._pickled_class(batch.task_class)
-        jobs = cloudpickle.dumps(
-            attrs.asdict(batch, recurse=False) | {"task_class": None}
-        )
-        inner = self._get_executor().submit(_run_pickled, task_class, jobs)
-        outer: Future[list[Outcome]] = Future()
-        inner.add_done_callback(lambda done: self._unpickle_into(done, outer))
-        return outer
-
-    def observe(self, seconds: float, n_states: int) -> None:
-        """Note that a batch of ``n_states`` took ``seconds`` on a dask worker.
-
-        A moving average: the first batch on each dask worker also pays for
-        unpickling its task class, and one slow batch should not shrink every
-        other.
-        """
-        latest = seconds / max(1, n_states)
-        known = self._seconds_per_state
-        self._seconds_per_state = latest if known is None else (known + latest) / 2
-
-    def batch_size(self, n_jobs: int) -> int:
-        """A share of what is left, so batches shrink as the run ends, but
-        never so small that a batch's own cost outweighs its states'."""
-        per_batch = n_jobs // (self._total_threads() * _BATCHES_PER_THREAD)
-        if self._seconds_per_state:
-            per_batch = max(
-                per_batch, int(_MIN_BATCH_SECONDS / self._seconds_per_state)
-            )
-        return max(1, min(256, per_batch, n_jobs))
-
-    def max_in_flight(self) -> int:
-        return self._total_threads() * _IN_FLIGHT_PER_THREAD
+    def _send(self, pickled_class: bytes, jobs: bytes) -> Future[bytes]:
+        return self._get_executor().submit(run_pickled, pickled_class, jobs)
 
     def close(self) -> None:
         """Cancel batches in flight; shut down only what this worker started."""
@@ -199,42 +149,6 @@ class DaskWorker(Worker):
             else:
                 self._threads = max(1, sum(self._connect().nthreads().values()))
         return self._threads
-
-    def _unpickle_into(self, done: Future[bytes], outer: Future[list[Outcome]]) -> None:
-        """Hand a batch's outcomes (or its failure, or its cancellation) to ``outer``."""
-        if done.cancelled():
-            outer.cancel()
-            outer.set_running_or_notify_cancel()
-            return
-        try:
-            seconds, outcomes = cloudpickle.loads(done.result())
-        except BaseException as exc:  # a lost dask worker, handed to the scheduler
-            outer.set_exception(exc)
-            return
-        self.observe(seconds, len(outcomes))
-        outer.set_result(outcomes)
-
-    def _pickled_class(self, task_class: type[Task]) -> bytes:
-        pickled = self._pickled_classes.get(task_class)
-        if pickled is None:
-            pickled = cloudpickle.dumps(task_class, protocol=pickle.HIGHEST_PROTOCOL)
-            self._pickled_classes[task_class] = pickled
-        return pickled
-
-
-def _run_pickled(task_class: bytes, fields: bytes) -> bytes:
-    """Run a pickled batch on a dask worker; return its time and outcomes."""
-    start = time.perf_counter()
-    values: dict[str, Any] = cloudpickle.loads(fields)
-    values["task_class"] = _unpickled_class(task_class)
-    outcomes = run_batch(JobBatch(**values))
-    return cloudpickle.dumps((time.perf_counter() - start, outcomes))
-
-
-@lru_cache(maxsize=16)
-def _unpickled_class(pickled: bytes) -> type[Task]:
-    """The task class of these bytes, unpickled once per dask worker process."""
-    return cloudpickle.loads(pickled)
 
 
 def _connect_to(address: str, options: dict[str, Any]) -> distributed.Client:

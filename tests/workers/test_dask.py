@@ -16,6 +16,7 @@ from pydra_lite import Submitter, WorkerError, python
 from pydra_lite.engine.cache import CacheSpec
 from pydra_lite.engine.graph import Node
 from pydra_lite.engine.job import JobBatch
+from pydra_lite.workers import pickled
 
 from .contract import FailOdd, Inc, Pid, WorkerContract
 
@@ -130,7 +131,7 @@ def test_task_class_is_unpickled_once_per_dask_process(
 
 
 def _class_hits(client: Any) -> int:
-    infos = client.run(dask_worker._unpickled_class.cache_info).values()
+    infos = client.run(pickled.unpickled_class.cache_info).values()
     return sum(info.hits for info in infos)
 
 
