@@ -33,6 +33,7 @@ and the atomic result write.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -101,7 +102,9 @@ class Cache:
 
     @classmethod
     def from_spec(cls, spec: CacheSpec) -> Cache:
-        return cls(spec)
+        """This process's Cache of ``spec``, made once: every batch of a run
+        opens the same one, and a workflow runs a batch per node."""
+        return _cache_of(spec) if cls is Cache else cls(spec)
 
     def entry_dir(self, task_name: str, checksum: str) -> Path:
         return self.root / f"{task_name}-{checksum}"
@@ -260,6 +263,11 @@ class Cache:
                     fd = os.open(self.root / ".locks", os.O_RDWR | os.O_CREAT, 0o666)
                     _LOCK_FDS[key] = fd
         return fd
+
+
+@functools.lru_cache(maxsize=64)
+def _cache_of(spec: CacheSpec) -> Cache:
+    return Cache(spec)
 
 
 # Record locks belong to the process and are all released when any descriptor

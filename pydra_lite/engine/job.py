@@ -205,11 +205,17 @@ def _short_repr(value: Any, limit: int = 200) -> str:
 
 def _shared_provenance(batch: JobBatch) -> bytes:
     """The provenance fields every state of ``batch`` shares, as JSON members."""
-    task_class = batch.task_class
+    # A class is hashable; mypy checks the instances' __hash__ instead.
+    return _shared_fields(batch.task_class, batch.worker)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=256)
+def _shared_fields(task_class: type[Task], worker: str) -> bytes:
+    """Made once per task class and worker: a workflow runs a batch per node."""
     shared = {
         "task": f"{task_class.__module__}.{task_class.__qualname__}",
         "operation_hash": task_class._operation_hash().hex(),
-        "worker": batch.worker,
+        "worker": worker,
         **_host(),
     }
     return json.dumps(shared, default=str).encode()[1:-1]
