@@ -158,7 +158,9 @@ class WorkflowRun:
             while self._queues and len(in_flight) < limit:
                 keys = self._next_batch()
                 in_flight[self._submit(keys)] = keys
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done = [future for future in in_flight if future.done()]
+            if not done:  # a serial worker's batches are done when submitted
+                done = list(wait(in_flight, return_when=FIRST_COMPLETED).done)
             for future in done:
                 keys = in_flight.pop(future)
                 for key, outcome in zip(keys, future.result(), strict=True):
