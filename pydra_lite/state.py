@@ -72,6 +72,8 @@ class State:
     _dim_by_name: dict[str, int] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
+    _shape: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _size: int = attrs.field(init=False, eq=False, repr=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, int] = {}
@@ -82,6 +84,10 @@ class State:
                     raise StateError(msg)
                 by_name[name] = pos
         object.__setattr__(self, "_dim_by_name", by_name)
+        # Asked for on every state of a run: computed once, as a state is immutable.
+        shape = tuple(dim.size for dim in self.dims)
+        object.__setattr__(self, "_shape", shape)
+        object.__setattr__(self, "_size", math.prod(shape))
 
     @classmethod
     def empty(cls) -> State:
@@ -111,12 +117,12 @@ class State:
     @property
     def shape(self) -> tuple[int, ...]:
         """The size of each dimension."""
-        return tuple(dim.size for dim in self.dims)
+        return self._shape
 
     @property
     def size(self) -> int:
         """The number of states (1 for an empty state)."""
-        return math.prod(self.shape)
+        return self._size
 
     @property
     def splitter(self) -> str | tuple[str, ...] | list[str | tuple[str, ...]] | None:
