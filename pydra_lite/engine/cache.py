@@ -100,11 +100,12 @@ class Cache:
         self._root = self._roots[0]
         self._fd_owner: tuple[int, int] | None = None  # (pid, descriptor)
 
-    @classmethod
-    def from_spec(cls, spec: CacheSpec) -> Cache:
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def from_spec(spec: CacheSpec) -> Cache:
         """This process's Cache of ``spec``, made once: every batch of a run
         opens the same one, and a workflow runs a batch per node."""
-        return _cache_of(spec) if cls is Cache else cls(spec)
+        return Cache(spec)
 
     def entry_dir(self, task_name: str, checksum: str) -> Path:
         return self.root / f"{task_name}-{checksum}"
@@ -263,11 +264,6 @@ class Cache:
                     fd = os.open(self.root / ".locks", os.O_RDWR | os.O_CREAT, 0o666)
                     _LOCK_FDS[key] = fd
         return fd
-
-
-@functools.lru_cache(maxsize=64)
-def _cache_of(spec: CacheSpec) -> Cache:
-    return Cache(spec)
 
 
 # Record locks belong to the process and are all released when any descriptor

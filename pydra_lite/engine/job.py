@@ -86,7 +86,8 @@ class Outcome:
 def run_batch(batch: JobBatch) -> list[Outcome]:
     """Run every job of ``batch`` in this process; never raises for a task error."""
     cache = Cache.from_spec(batch.cache)
-    shared = _shared_provenance(batch)
+    # A class is hashable; mypy checks the instances' __hash__ instead.
+    shared = _shared_provenance(batch.task_class, batch.worker)  # type: ignore[arg-type]
     return [_run_locked(batch, cache, job, shared) for job in batch.jobs]
 
 
@@ -203,15 +204,12 @@ def _short_repr(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _shared_provenance(batch: JobBatch) -> bytes:
-    """The provenance fields every state of ``batch`` shares, as JSON members."""
-    # A class is hashable; mypy checks the instances' __hash__ instead.
-    return _shared_fields(batch.task_class, batch.worker)  # type: ignore[arg-type]
-
-
 @lru_cache(maxsize=256)
-def _shared_fields(task_class: type[Task], worker: str) -> bytes:
-    """Made once per task class and worker: a workflow runs a batch per node."""
+def _shared_provenance(task_class: type[Task], worker: str) -> bytes:
+    """The provenance fields every state of a batch shares, as JSON members.
+
+    Made once per task class and worker: a workflow runs a batch per node.
+    """
     shared = {
         "task": f"{task_class.__module__}.{task_class.__qualname__}",
         "operation_hash": task_class._operation_hash().hex(),
