@@ -42,17 +42,10 @@ from typing import Any
 
 import distributed
 from bench_split import HERE, REPO, Row, print_table, ratio_goal, run_child
+from lite_side import Spin
 from probe import spin, spin_iterations
 
-from pydra_lite import Submitter, python
-
-
-@python.define
-def Spin(a: int, turns: int) -> int:
-    total = 0
-    for i in range(turns):
-        total += i & 7
-    return total + a
+from pydra_lite import Submitter
 
 
 def timed_run(cache: Path, task: Any, expected: list[int], **worker: Any) -> float:

@@ -56,6 +56,9 @@ class Bench:
 
     LITE_SIDE = "lite_side.py"
     PYDRA_SIDE = "pydra_side.py"
+    WORKLOADS = {"1": "cold_split", "2": "rerun", "3": "cf", "4": "large"}
+    FIGURES = "figures.json"
+    WORKDIR_PREFIX = "pydra-lite-bench-"
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -498,16 +501,25 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             "--only: workload 2 reruns workload 1's caches; run 1 before 2"
         )
+    run_workloads(Bench, args)
+
+
+def run_workloads(bench_class: type[Bench], args: argparse.Namespace) -> None:
+    """Run the workloads ``--only`` names, print the table, write the figures.
+
+    Caches go to ``--workdir``, or a temporary directory removed afterwards
+    (unless ``--keep``).
+    """
     temporary = args.workdir is None
-    args.workdir = args.workdir or tempfile.mkdtemp(prefix="pydra-lite-bench-")
+    prefix = bench_class.WORKDIR_PREFIX
+    args.workdir = args.workdir or tempfile.mkdtemp(prefix=prefix)
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    bench = Bench(args)
-    steps = {"1": bench.cold_split, "2": bench.rerun, "3": bench.cf, "4": bench.large}
+    bench = bench_class(args)
     try:
         for key in args.only:
-            steps[key]()
+            getattr(bench, bench_class.WORKLOADS[key])()
         print_table(bench.rows, bench.pydra_python is not None)
-        figures = Path(args.workdir) / "figures.json"
+        figures = Path(args.workdir) / bench_class.FIGURES
         figures.write_text(json.dumps(bench.figures, indent=1))
         print(f"\nall figures: {figures}" if args.keep or not temporary else "")
     finally:

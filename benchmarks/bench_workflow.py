@@ -24,15 +24,11 @@ is optional: without its venv only pydra_lite's figures are shown.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import bench_split as split_bench
-from bench_split import print_table, ratio_goal, yes
+from bench_split import ratio_goal, yes
 
 PYDRA_VENV = split_bench.PYDRA_VENV
 
@@ -42,6 +38,9 @@ class Bench(split_bench.Bench):
 
     LITE_SIDE = "lite_workflow_side.py"
     PYDRA_SIDE = "pydra_workflow_side.py"
+    WORKLOADS = {"1": "warm_chain", "2": "cold_chain", "3": "sizes"}
+    FIGURES = "workflow_figures.json"
+    WORKDIR_PREFIX = "pydra-lite-wf-bench-"
 
     def pydra(self, cache: str, n: int, *options: str) -> dict[str, Any] | None:
         try:
@@ -213,22 +212,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    temporary = args.workdir is None
-    args.workdir = args.workdir or tempfile.mkdtemp(prefix="pydra-lite-wf-bench-")
-    Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    bench = Bench(args)
-    steps = {"1": bench.warm_chain, "2": bench.cold_chain, "3": bench.sizes}
-    try:
-        for key in args.only:
-            steps[key]()
-        print_table(bench.rows, bench.pydra_python is not None)
-        figures = Path(args.workdir) / "workflow_figures.json"
-        figures.write_text(json.dumps(bench.figures, indent=1))
-        print(f"\nall figures: {figures}" if args.keep or not temporary else "")
-    finally:
-        if temporary and not args.keep:
-            shutil.rmtree(args.workdir, ignore_errors=True)
+    split_bench.run_workloads(Bench, parse(argv))
 
 
 if __name__ == "__main__":
