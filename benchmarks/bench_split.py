@@ -470,12 +470,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only", default="1234", help="workloads to run, e.g. 12 (2 needs 1)"
     )
-    parser.add_argument(
-        "--workdir", help="where caches go (default: a new temp dir, removed after)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the workdir")
-    parser.add_argument("--pydra-venv", default=str(PYDRA_VENV))
-    parser.add_argument("--pydra-timeout", type=float, default=600)
+    add_runner_options(parser)
     parser.add_argument(
         "--pydra-cf", action="store_true", help="also time Pydra's cf worker"
     )
@@ -502,6 +497,16 @@ def main(argv: list[str] | None = None) -> None:
             "--only: workload 2 reruns workload 1's caches; run 1 before 2"
         )
     run_workloads(Bench, args)
+
+
+def add_runner_options(parser: argparse.ArgumentParser) -> None:
+    """Where the caches go (for :func:`run_workloads`) and how the Pydra side runs."""
+    parser.add_argument(
+        "--workdir", help="where caches go (default: a new temp dir, removed after)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the workdir")
+    parser.add_argument("--pydra-venv", default=str(PYDRA_VENV))
+    parser.add_argument("--pydra-timeout", type=float, default=600)
 
 
 def run_workloads(bench_class: type[Bench], args: argparse.Namespace) -> None:

@@ -193,12 +193,7 @@ def per_node_ms(runs: list[dict[str, Any]]) -> float:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="123", help="workloads to run, e.g. 12")
-    parser.add_argument(
-        "--workdir", help="where caches go (default: a new temp dir, removed after)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the workdir")
-    parser.add_argument("--pydra-venv", default=str(PYDRA_VENV))
-    parser.add_argument("--pydra-timeout", type=float, default=600)
+    split_bench.add_runner_options(parser)
     parser.add_argument(
         "--pydra-max", type=int, default=300, help="largest graph Pydra runs in 3"
     )

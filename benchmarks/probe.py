@@ -16,6 +16,7 @@ any process-pool worker can reach on this machine.
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -104,6 +105,28 @@ def pool_speedup(n: int, turns: int, procs: int) -> dict[str, float]:
         pool.map(spin, [turns] * n, chunksize=1)
         parallel = time.perf_counter() - start
     return {"serial_seconds": serial, "pool_seconds": parallel}
+
+
+def side_args(
+    description: str, argv: list[str] | None = None, *, workflow: bool = False
+) -> argparse.Namespace:
+    """The arguments of a benchmark side: both twins (pydra_lite's and Pydra's)
+    of a measurement take the same ones, so they are parsed in one place."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cache", required=True)
+    parser.add_argument("--n", type=int, required=True)
+    if workflow:
+        parser.add_argument("--shape", default="chain", choices=["chain", "fan"])
+    parser.add_argument("--worker", default="serial", choices=["serial", "cf"])
+    parser.add_argument("--procs", type=int, default=2)
+    if workflow:
+        parser.add_argument("--prehash", action="store_true")
+    else:
+        parser.add_argument("--task", default="inc", choices=["inc", "spin", "mark"])
+        parser.add_argument("--turns", type=int, default=0)
+        parser.add_argument("--mark", default="")
+        parser.add_argument("--warm-pool", action="store_true")
+    return parser.parse_args(argv)
 
 
 def emit(figures: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ import argparse
 import time
 from typing import Any
 
-from probe import emit, peak_rss_kb
+from probe import emit, peak_rss_kb, side_args
 from pydra.compose import python
 from pydra.engine.submitter import Submitter
 
@@ -80,16 +80,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--worker", default="serial", choices=["serial", "cf"])
-    parser.add_argument("--procs", type=int, default=2)
-    parser.add_argument("--task", default="inc", choices=["inc", "spin", "mark"])
-    parser.add_argument("--turns", type=int, default=0)
-    parser.add_argument("--mark", default="")
-    parser.add_argument("--warm-pool", action="store_true")
-    return parser.parse_args(argv)
+    return side_args(__doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from graph_shapes import chain, expected, fan
-from probe import emit
+from probe import emit, side_args
 from pydra.compose import python, workflow
 from pydra.engine.submitter import Submitter
 
@@ -57,14 +57,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--shape", default="chain", choices=["chain", "fan"])
-    parser.add_argument("--worker", default="serial", choices=["serial", "cf"])
-    parser.add_argument("--procs", type=int, default=2)
-    parser.add_argument("--prehash", action="store_true")
-    return parser.parse_args(argv)
+    return side_args(__doc__.splitlines()[0], argv, workflow=True)
 
 
 if __name__ == "__main__":
