@@ -59,20 +59,29 @@ def warm_up(sub: Submitter, procs: int) -> None:
     sub(Spin(turns=2_000_000).split(a=[-1 - i for i in range(2 * procs)]))
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    rss_base = peak_rss_kb()
-    task, expected = build(args)
+def timed_submit(
+    args: argparse.Namespace, task: Any, warm_pool: bool = False
+) -> tuple[Any, dict[str, float]]:
+    """Run ``task`` in a Submitter made as ``args`` say: the result and the
+    times (the whole ``with`` block, the ``sub(task)`` call, when it started)."""
     options = {"n_procs": args.procs} if args.worker == "cf" else {}
     start = time.time()
     with Submitter(
         cache_dir=args.cache, worker=args.worker, progress=False, **options
     ) as sub:
-        if args.warm_pool:
+        if warm_pool:
             warm_up(sub, args.procs)
         call_start = time.time()
         result = sub(task)
         call_end = time.time()
-    end = time.time()
+    times = {"seconds": time.time() - start, "call_seconds": call_end - call_start}
+    return result, {**times, "submit_time": start}
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    rss_base = peak_rss_kb()
+    task, expected = build(args)
+    result, times = timed_submit(args, task, args.warm_pool)
     if expected is not None and result.outputs.out != expected:
         msg = f"wrong outputs from {args.task}: {result.outputs.out[:5]!r}..."
         raise RuntimeError(msg)
@@ -80,9 +89,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "side": "pydra_lite",
         "n": args.n,
         "worker": args.worker,
-        "seconds": end - start,
-        "call_seconds": call_end - call_start,
-        "submit_time": start,
+        **times,
         "rss_base_kb": rss_base,
         "rss_peak_kb": peak_rss_kb(),
         "output_dir": str(result.output_dir),

@@ -20,13 +20,13 @@ warm call they are); the table's goals never use it.
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 from graph_shapes import chain, expected, fan
+from lite_side import timed_submit
 from probe import emit, side_args
 
-from pydra_lite import Submitter, python, workflow
+from pydra_lite import python, workflow
 
 
 @python.define
@@ -49,15 +49,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.prehash:
         Add._operation_hash()
         type(task)._operation_hash()
-    options = {"n_procs": args.procs} if args.worker == "cf" else {}
-    start = time.time()
-    with Submitter(
-        cache_dir=args.cache, worker=args.worker, progress=False, **options
-    ) as sub:
-        call_start = time.time()
-        result = sub(task)
-        call_end = time.time()
-    end = time.time()
+    result, times = timed_submit(args, task)
     if result.outputs.out != expected(args.shape, args.n):
         msg = f"wrong output from {args.shape} {args.n}: {result.outputs.out!r}"
         raise RuntimeError(msg)
@@ -65,8 +57,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "side": "pydra_lite",
         "n": args.n,
         "shape": args.shape,
-        "seconds": end - start,
-        "call_seconds": call_end - call_start,
+        "seconds": times["seconds"],
+        "call_seconds": times["call_seconds"],
         "cached": result.cached,
     }
 

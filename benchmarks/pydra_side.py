@@ -51,9 +51,9 @@ def build(args: argparse.Namespace) -> tuple[Any, list[int] | None]:
     return Inc().split(a=values), [a + 1 for a in values]
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    rss_base = peak_rss_kb()
-    task, expected = build(args)
+def timed_submit(args: argparse.Namespace, task: Any) -> tuple[Any, dict[str, float]]:
+    """Run ``task`` in a Pydra Submitter made as ``args`` say: the result and
+    the times (the whole ``with`` block, the call, when it started)."""
     worker = "debug" if args.worker == "serial" else args.worker
     options = {"n_procs": args.procs} if args.worker == "cf" else {}
     start = time.time()
@@ -61,7 +61,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         call_start = time.time()
         result = sub(task, raise_errors=True)
         call_end = time.time()
-    end = time.time()
+    times = {"seconds": time.time() - start, "call_seconds": call_end - call_start}
+    return result, {**times, "submit_time": start}
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    rss_base = peak_rss_kb()
+    task, expected = build(args)
+    result, times = timed_submit(args, task)
     if expected is not None and list(result.outputs.out) != expected:
         msg = f"wrong outputs from {args.task}: {result.outputs.out[:5]!r}..."
         raise RuntimeError(msg)
@@ -69,9 +76,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "side": "pydra",
         "n": args.n,
         "worker": args.worker,
-        "seconds": end - start,
-        "call_seconds": call_end - call_start,
-        "submit_time": start,
+        **times,
         "rss_base_kb": rss_base,
         "rss_peak_kb": peak_rss_kb(),
         "output_dir": str(result.cache_dir),

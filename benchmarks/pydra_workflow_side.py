@@ -9,13 +9,12 @@ pydra_lite). Same arguments, graphs and timing window as
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 from graph_shapes import chain, expected, fan
 from probe import emit, side_args
 from pydra.compose import python, workflow
-from pydra.engine.submitter import Submitter
+from pydra_side import timed_submit
 
 
 @python.define
@@ -35,14 +34,7 @@ def Fan(x: int, n: int) -> int:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     task = (Chain if args.shape == "chain" else Fan)(x=0, n=args.n)
-    worker = "debug" if args.worker == "serial" else args.worker
-    options = {"n_procs": args.procs} if args.worker == "cf" else {}
-    start = time.time()
-    with Submitter(cache_root=args.cache, worker=worker, **options) as sub:
-        call_start = time.time()
-        result = sub(task, raise_errors=True)
-        call_end = time.time()
-    end = time.time()
+    result, times = timed_submit(args, task)
     if result.outputs.out != expected(args.shape, args.n):
         msg = f"wrong output from {args.shape} {args.n}: {result.outputs.out!r}"
         raise RuntimeError(msg)
@@ -50,8 +42,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "side": "pydra",
         "n": args.n,
         "shape": args.shape,
-        "seconds": end - start,
-        "call_seconds": call_end - call_start,
+        "seconds": times["seconds"],
+        "call_seconds": times["call_seconds"],
         "cached": None,
     }
 
