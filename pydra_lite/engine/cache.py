@@ -110,9 +110,19 @@ class Cache:
     def entry_dir(self, task_name: str, checksum: str) -> Path:
         return self.root / f"{task_name}-{checksum}"
 
-    def load(self, task_name: str, checksum: str) -> Entry | None:
-        """The valid entry for ``checksum`` in any root, or None (a miss)."""
+    def load(
+        self, task_name: str, checksum: str, known: set[str] | None = None
+    ) -> Entry | None:
+        """The valid entry for ``checksum`` in any root, or None (a miss).
+
+        ``known``, from :meth:`entry_names`, spares the read of an entry the
+        scan did not see (the scan lists the root only, not read-only roots).
+        A miss is safe even if another process has since made the entry:
+        whoever runs the state claims it under its lock and finds it then.
+        """
         name = f"{task_name}-{checksum}"
+        if known is not None and name not in known and not self.spec.readonly:
+            return None
         for root, root_path in zip(self._roots, self._root_paths, strict=True):
             # Plain strings: this runs once per state, and pathlib costs more than I/O.
             path = f"{root}/{name}/{self.store.filename}"
@@ -181,22 +191,20 @@ class Cache:
             return False
         return True
 
-    def names(self, task_name: str, limit: int) -> set[str] | None:
-        """The checksums of ``task_name``'s entries in the root, from one scan.
+    def entry_names(self, limit: int) -> set[str] | None:
+        """The names (``Task-checksum``) of the root's entries, from one scan.
 
-        One ``scandir`` beats a failed ``open`` per state when a split is mostly
+        One ``scandir`` beats a failed ``open`` per state when a run is mostly
         new. None when the root holds more than ``limit`` entries (the caller
         then looks each state up), so the scan never costs more than the states.
         """
-        prefix = f"{task_name}-"
         found: set[str] = set()
         try:
             with os.scandir(self._root) as scan:
                 for count, item in enumerate(scan):
                     if count >= limit:
                         return None
-                    if item.name.startswith(prefix):
-                        found.add(item.name[len(prefix) :])
+                    found.add(item.name)
         except FileNotFoundError:
             pass  # no root yet: nothing is cached
         except OSError:

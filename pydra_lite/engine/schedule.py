@@ -10,7 +10,9 @@ worker. Algorithm (as ewoks' lazy evaluation over its hash tree):
    states it reads. So a warm run loads only what the workflow returns, and
    editing node k of a chain reruns nodes k..end only. Two pending states with
    the same checksum (the same job in two graphs) run once: the second
-   follows the first and receives its outcome.
+   follows the first and receives its outcome. One scan of the cache root
+   (:meth:`Cache.entry_names`) says which entries exist, so a cold run pays
+   no failed read per state.
 2. *Run.* A pending state is ready when every pending state it reads is done
    (no barrier on a whole upstream split). Ready states wait in one queue per
    task class, so that a batch holds states of one class, from any graph.
@@ -73,9 +75,13 @@ class WorkflowRun:
         self.skipped_by_graph: dict[int, dict[StateKey, str]] = defaultdict(dict)
         self.ran: set[int] = set()  # graphs with a state executed, not found
         self._queues: dict[type, list[_Queued]] = defaultdict(list)
+        self._known: set[str] | None = None  # entry names in the root, if scanned
 
     def run(self) -> None:
         """Demand, then run every pending state; results land in ``outputs``."""
+        if not self.rerun:
+            states = sum(node.state.size for node in self.graph_of)
+            self._known = self.cache.entry_names(4 * states + 64)
         self._demand()
         self._link()
         for key in self.pending:
@@ -127,7 +133,8 @@ class WorkflowRun:
     def _load(self, node: GraphNode, flat: int) -> bool:
         if self.rerun:
             return False
-        entry = self.cache.load(node.task_class.__name__, node.checksums[flat])
+        name, checksum = node.task_class.__name__, node.checksums[flat]
+        entry = self.cache.load(name, checksum, self._known)
         if entry is None:
             return False
         self.outputs[node][flat] = entry.outputs
@@ -157,18 +164,22 @@ class WorkflowRun:
         while self._queues or in_flight:
             while self._queues and len(in_flight) < limit:
                 keys = self._next_batch()
-                in_flight[self._submit(keys)] = keys
-            done = [future for future in in_flight if future.done()]
-            if not done:  # a serial worker's batches are done when submitted
-                done = list(wait(in_flight, return_when=FIRST_COMPLETED).done)
-            for future in done:
-                keys = in_flight.pop(future)
-                for key, outcome in zip(keys, future.result(), strict=True):
-                    self._finish(key, outcome)
+                batch = self._batch(keys)
+                outcomes = self.worker.run_inline(batch)
+                if outcomes is None:
+                    in_flight[self.worker.submit(batch)] = keys
+                else:  # the serial worker: no future, a chain runs a batch per node
+                    self._finish_batch(keys, outcomes)
+            if in_flight:
+                for future in wait(in_flight, return_when=FIRST_COMPLETED).done:
+                    self._finish_batch(in_flight.pop(future), future.result())
 
     def _next_batch(self) -> list[StateKey]:
         """Up to a batch of ready states of the class whose best state goes first."""
-        task_class = min(self._queues, key=lambda cls: self._queues[cls][0])
+        if len(self._queues) == 1:  # one class ready: nothing to choose
+            task_class = next(iter(self._queues))
+        else:
+            task_class = min(self._queues, key=lambda cls: self._queues[cls][0])
         queue = self._queues[task_class]
         size = self.worker.batch_size(len(queue))
         keys = [heapq.heappop(queue)[3] for _ in range(min(size, len(queue)))]
@@ -176,12 +187,15 @@ class WorkflowRun:
             del self._queues[task_class]
         return keys
 
-    def _submit(self, keys: list[StateKey]) -> Future[list[Outcome]]:
+    def _batch(self, keys: list[StateKey]) -> JobBatch:
         jobs = [node.job(flat, self.outputs) for node, flat in keys]
-        batch = JobBatch(
+        return JobBatch(
             keys[0][0].task_class, self.cache.spec, jobs, self.worker.name, self.rerun
         )
-        return self.worker.submit(batch)
+
+    def _finish_batch(self, keys: list[StateKey], outcomes: list[Outcome]) -> None:
+        for key, outcome in zip(keys, outcomes, strict=True):
+            self._finish(key, outcome)
 
     def _finish(self, key: StateKey, outcome: Outcome) -> None:
         """Record one outcome (and its followers'); queue the dependants it readied."""

@@ -133,7 +133,7 @@ class _NodeRun:
         self.node = node
         self.rerun = rerun
         self.names = [spec.name for spec in node.task_class._output_specs]
-        self._known: set[str] | None = None  # checksums in the root, if scanned
+        self._known: set[str] | None = None  # entry names in the root, if scanned
 
     def run(self) -> Result:
         start = time.perf_counter()
@@ -226,7 +226,7 @@ class _NodeRun:
         worker = self.sub.worker
         total = self.node.state.size
         if not self.rerun:
-            self._known = self.cache.names(self.node.name, 4 * total + 64)
+            self._known = self.cache.entry_names(4 * total + 64)
         in_flight: dict[Future[list[Outcome]], list[int]] = {}
         batch: list[Job] = []
         indices: list[int] = []
@@ -255,14 +255,7 @@ class _NodeRun:
     def _lookup(self, job: Job) -> Outcome | None:
         if self.rerun:
             return None
-        known = self._known
-        if (
-            known is not None
-            and job.checksum not in known
-            and not self.cache.spec.readonly
-        ):
-            return None  # not in the root when the run started: the worker checks again
-        entry = self.cache.load(self.node.name, job.checksum)
+        entry = self.cache.load(self.node.name, job.checksum, self._known)
         if entry is None:
             return None
         return Outcome(job.checksum, entry.output_dir, entry.outputs, cached=True)

@@ -66,6 +66,12 @@ class GraphNode:
         own = task.split_names() if task.splitter is not None else ()
         self._own = {f: self.state.dim_of(f"{name}.{f}") for f in own}
         self._fixed_digests, self._split_digests = input_digests(values)
+        # An unsplit node (the usual case) keeps its one state's digests for its job.
+        self._single_digests = (
+            self._input_digests(self.state.index_of(0))
+            if self.state.size == 1
+            else None
+        )
         self.checksums = [self._checksum(index) for index in self.state.indices()]
         self.groups = self._groups()
         self.out_keys = [self._out_key(group) for group in self.groups]
@@ -100,8 +106,13 @@ class GraphNode:
             digests[field] = combine_digests(b"lazy", key, lazy.field.encode())
         return digests
 
+    def _state_digests(self, index: tuple[int, ...]) -> dict[str, bytes]:
+        if self._single_digests is not None:
+            return self._single_digests
+        return self._input_digests(index)
+
     def _checksum(self, index: tuple[int, ...]) -> str:
-        return state_checksum(self.task_class, self._input_digests(index))
+        return state_checksum(self.task_class, self._state_digests(index))
 
     def _groups(self) -> list[list[int]]:
         if not self.state.dims:
@@ -141,7 +152,7 @@ class GraphNode:
                 inputs[field] = value[index[self._own[field]]]
             else:
                 inputs[field] = value
-        return Job(self.checksums[flat], inputs, self._input_digests(index))
+        return Job(self.checksums[flat], inputs, self._state_digests(index))
 
     def value(self, kept: int, field: str, outputs: Outputs) -> Any:
         """This node's output ``field`` at kept state ``kept`` (a list when combined)."""
@@ -232,7 +243,8 @@ def _flatten(
     tasks: dict[str, Task] = {}
     aliases: dict[tuple[str, str], LazyField] = {}
     for name, task in graph.nodes.items():
-        task = _resolve_aliases(task, aliases)
+        if aliases:  # outputs of a nested workflow feed this node, maybe
+            task = _resolve_aliases(task, aliases)
         if not isinstance(task, WorkflowTask):
             tasks[name] = task
             continue

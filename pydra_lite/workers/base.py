@@ -32,6 +32,15 @@ class Worker(ABC):
     def submit(self, batch: JobBatch) -> Future[list[Outcome]]:
         """Start running ``batch``; the future resolves to its outcomes in order."""
 
+    def run_inline(self, batch: JobBatch) -> list[Outcome] | None:
+        """Run ``batch`` here and now if this worker runs batches in the caller.
+
+        Returns the outcomes, or None (the default) for a worker that runs
+        batches elsewhere and must be given them by :meth:`submit`. A workflow
+        runs a batch per node, so a serial run skips a future per node this way.
+        """
+        return None
+
     def batch_size(self, n_jobs: int) -> int:
         """How many states to send in one batch when ``n_jobs`` are to run."""
         return max(1, min(256, n_jobs))

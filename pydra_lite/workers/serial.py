@@ -20,10 +20,13 @@ class SerialWorker(Worker):
     def submit(self, batch: JobBatch) -> Future[list[Outcome]]:
         future: Future[list[Outcome]] = Future()
         try:
-            future.set_result(run_batch(batch))
+            future.set_result(self.run_inline(batch))
         except BaseException as exc:  # an engine fault, handed to the scheduler
             future.set_exception(exc)
         return future
+
+    def run_inline(self, batch: JobBatch) -> list[Outcome]:
+        return run_batch(batch)
 
     def batch_size(self, n_jobs: int) -> int:
         return 64

@@ -177,16 +177,28 @@ def test_claim_empties_what_a_killed_run_left(tmp_path: Path) -> None:
     assert list(directory.iterdir()) == []
 
 
-def test_names_lists_one_tasks_entries_and_gives_up_over_the_limit(
+def test_entry_names_lists_the_roots_entries_and_gives_up_over_the_limit(
     tmp_path: Path,
 ) -> None:
     cache = Cache(CacheSpec(tmp_path / "root"))
-    assert cache.names("Task", 10) == set()  # no root yet
+    assert cache.entry_names(10) == set()  # no root yet
     for checksum in ("a1", "b2"):
         cache.claim("Task", checksum)
     cache.claim("Other", "c3")
-    assert cache.names("Task", 10) == {"a1", "b2"}
-    assert cache.names("Task", 2) is None
+    assert cache.entry_names(10) == {"Task-a1", "Task-b2", "Other-c3"}
+    assert cache.entry_names(2) is None
+
+
+def test_load_trusts_a_scan_that_did_not_see_the_entry_unless_roots_are_readonly(
+    tmp_path: Path,
+) -> None:
+    writer = Cache(CacheSpec(tmp_path / "root"))
+    writer.publish(writer.claim("Task", "a1"), "a1", {"out": 1}, {})
+    assert writer.load("Task", "a1", known=set()) is None  # the scan is believed
+    assert writer.load("Task", "a1", known={"Task-a1"}).outputs == {"out": 1}  # type: ignore[union-attr]
+    # A read-only root is not scanned: its entries must still be read.
+    reader = Cache(CacheSpec(tmp_path / "own", readonly=(tmp_path / "root",)))
+    assert reader.load("Task", "a1", known=set()).outputs == {"out": 1}  # type: ignore[union-attr]
 
 
 @python.define

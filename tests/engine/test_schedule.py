@@ -16,6 +16,7 @@ import pytest
 
 from pydra_lite import Submitter, python, workflow
 from pydra_lite.engine.cache import Cache
+from pydra_lite.engine.stores import PickleStore
 
 PATIENCE = 60.0
 RAN: list[str] = []
@@ -171,9 +172,9 @@ def test_rerun_without_the_workflow_entry_loads_only_the_last_node(
     loaded: list[str] = []
     real_load = Cache.load
 
-    def counting_load(self: Cache, task_name: str, checksum: str):  # type: ignore[no-untyped-def]
+    def counting_load(self: Cache, task_name: str, checksum: str, known=None):  # type: ignore[no-untyped-def]
         loaded.append(task_name)
-        return real_load(self, task_name, checksum)
+        return real_load(self, task_name, checksum, known)
 
     monkeypatch.setattr(Cache, "load", counting_load)
     RAN.clear()
@@ -181,6 +182,24 @@ def test_rerun_without_the_workflow_entry_loads_only_the_last_node(
         second = sub(Chain(x=0))
     assert second.outputs.out == 5 and second.cached and RAN == []
     assert loaded == ["Chain", "Add"]
+
+
+def test_a_cold_run_reads_no_node_result_file(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One scan of the root says no node entry exists: no failed read per node."""
+    read: list[str] = []
+    real_load = PickleStore.load
+
+    def spying_load(self: PickleStore, path: str, checksum: str):  # type: ignore[no-untyped-def]
+        read.append(Path(path).parent.name.split("-")[0])
+        return real_load(self, path, checksum)
+
+    monkeypatch.setattr(PickleStore, "load", spying_load)
+    with Submitter(cache_dir=cache_dir) as sub:
+        result = sub(Chain(x=0))
+    assert result.outputs.out == 5 and len(RAN) == 5
+    assert read == ["Chain"]  # the workflow's own entry only
 
 
 def test_warm_rerun_needs_no_node_entry_at_all(cache_dir: Path) -> None:
