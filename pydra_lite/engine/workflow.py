@@ -60,19 +60,19 @@ class GraphNode:
             self.state.combine(combiner) if combiner else (self.state, _EMPTY)
         )
         self._values = values
-        self._positions = {
-            f: _positions(self.state, up.kept) for f, up in self.upstream.items()
-        }
-        own = task.split_names() if task.splitter is not None else ()
-        self._own = {f: self.state.dim_of(f"{name}.{f}") for f in own}
         self._fixed_digests, self._split_digests = input_digests(values)
-        # An unsplit node (the usual case) keeps its one state's digests for its job.
-        self._single_digests = (
-            self._input_digests(self.state.index_of(0))
-            if self.state.size == 1
-            else None
-        )
-        self.checksums = [self._checksum(index) for index in self.state.indices()]
+        if self.state.dims:
+            self._positions = {
+                f: _positions(self.state, up.kept) for f, up in self.upstream.items()
+            }
+            own = task.split_names() if task.splitter is not None else ()
+            self._own = {f: self.state.dim_of(f"{name}.{f}") for f in own}
+            self._single_digests: dict[str, bytes] | None = None
+            self.checksums = [self._checksum(i) for i in self.state.indices()]
+        else:  # one state, the usual case: its digests are kept for its job
+            self._positions, self._own = {}, {}
+            self._single_digests = self._input_digests(())
+            self.checksums = [state_checksum(self.task_class, self._single_digests)]
         self.groups = self._groups()
         self.out_keys = [self._out_key(group) for group in self.groups]
 
