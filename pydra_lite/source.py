@@ -67,21 +67,26 @@ def _or_none(obj: Any) -> bytes:
 
 
 def _memo_place(obj: Any) -> tuple[str, str] | None:
-    """The file that holds ``obj``'s source and where in it, if memoisable."""
+    """The file that holds ``obj``'s source and where in it, if memoisable.
+
+    The path is made absolute, not resolved: the memo's signature comes from
+    ``os.stat``, which follows symlinks, so a retargeted link is a miss, and
+    ``realpath`` would cost an ``lstat`` per path component on every call.
+    """
     if isinstance(obj, types.FunctionType):
         if hasattr(obj, "__wrapped__"):
             return None  # inspect reads the wrapped function's file instead
         code = obj.__code__
         where = f"def:{code.co_firstlineno}:{obj.__qualname__}"
-        return os.path.realpath(code.co_filename), where
+        return os.path.abspath(code.co_filename), where
     module = sys.modules.get(obj.__module__) if isinstance(obj, type) else obj
     file = getattr(module, "__file__", None)
     if not file or not isinstance(obj, type | types.ModuleType):
         return None
     if isinstance(obj, type):
         first = vars(obj).get("__firstlineno__", "")
-        return os.path.realpath(file), f"class:{first}:{obj.__qualname__}"
-    return os.path.realpath(file), "module"
+        return os.path.abspath(file), f"class:{first}:{obj.__qualname__}"
+    return os.path.abspath(file), "module"
 
 
 def _computed_digest(obj: Any) -> bytes:

@@ -122,6 +122,24 @@ def test_an_edit_the_signature_cannot_show_is_not_answered_from_the_memo(
     assert after == _digests(run_script, project, memo=tmp_path / "fresh.sqlite")
 
 
+def test_a_retargeted_symlink_to_a_module_gives_a_fresh_memos_digest(
+    project: Path, run_script: Any, tmp_path: Path
+) -> None:
+    """The memo is keyed by the path as imported; its signature is the target's."""
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    _write(versions / "one.py", HELPERS)
+    _write(versions / "two.py", HELPERS.replace("2 * x", "7 * x"), 1800)
+    (project / "helpers.py").unlink()
+    (project / "helpers.py").symlink_to(versions / "one.py")
+    before = _digests(run_script, project)
+    (project / "helpers.py").unlink()
+    (project / "helpers.py").symlink_to(versions / "two.py")
+    after = _digests(run_script, project)
+    assert after[0] != before[0]
+    assert after == _digests(run_script, project, memo=tmp_path / "fresh.sqlite")
+
+
 def _stdlib_codes() -> list[types.CodeType]:
     import ast
     import inspect
