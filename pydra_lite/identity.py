@@ -35,7 +35,6 @@ import importlib.util
 import inspect
 import json
 import os
-import pathlib
 import sys
 import types
 import weakref
@@ -63,6 +62,7 @@ __all__ = ["hash_function"]
 
 _NO_BACKREF = sys.maxsize
 _LIBRARY_ROOTS = frozenset({"pydra_lite"})  # our own code counts as a library
+_INSTALL_DIRS = ("site-packages", "dist-packages")  # where installed packages live
 
 
 def _library_identity(module: str, qualname: str) -> bytes:
@@ -133,8 +133,7 @@ def _is_user_module(name: str) -> bool:
     file = getattr(sys.modules.get(name), "__file__", None)
     if not file:  # __main__ of a notebook, a dynamically made module
         return True
-    parts = pathlib.PurePath(file).parts
-    return "site-packages" not in parts and "dist-packages" not in parts
+    return all(f"{os.sep}{d}{os.sep}" not in file for d in _INSTALL_DIRS)
 
 
 @functools.cache

@@ -60,6 +60,21 @@ def test_the_outputs_class_is_made_once_on_first_use() -> None:
     assert made(out=2).out == 2
 
 
+def test_outputs_compare_print_and_refuse_hashing_as_attrs_classes_do() -> None:
+    outputs = Stats.Outputs(mean=1.0, spread=2.0)
+    assert outputs == Stats.Outputs(mean=1.0, spread=2.0)
+    assert outputs != Stats.Outputs(mean=1.0, spread=3.0)
+    assert outputs != (1.0, 2.0)  # another type is never equal
+    nan = float("nan")  # the same object: equal, as in a tuple
+    assert Stats.Outputs(mean=nan, spread=1.0) == Stats.Outputs(mean=nan, spread=1.0)
+    assert repr(outputs) == "Stats.Outputs(mean=1.0, spread=2.0)"
+    assert attrs.asdict(outputs) == {"mean": 1.0, "spread": 2.0}
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(outputs)
+    with pytest.raises(AttributeError):
+        outputs.other = 1  # type: ignore[attr-defined]  # slotted: no stray fields
+
+
 def test_output_names_take_tuple_member_types() -> None:
     fields = attrs.fields(Stats.Outputs)
     assert [f.name for f in fields] == ["mean", "spread"]
