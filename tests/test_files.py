@@ -21,6 +21,7 @@ from pydra_lite import files
 from pydra_lite.errors import CacheWarning
 from pydra_lite.files import Directory, File, hash_file_contents
 from pydra_lite.hash import FORMAT_VERSION, hash_object
+from pydra_lite.memo import MEMO_LAYOUT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -316,12 +317,12 @@ def test_env_var_sets_the_memo_location(tmp_path: Path, memo: Path) -> None:
     assert memo_rows(memo) == [("file", str(path))]
 
 
-def test_default_location_is_keyed_by_format_version(
+def test_default_location_is_keyed_by_format_version_and_layout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PYDRA_LITE_HASH_MEMO")
     location = files.memo_path()
-    assert location.name == f"hash-memo-v{FORMAT_VERSION}.sqlite"
+    assert location.name == f"hash-memo-v{FORMAT_VERSION}.{MEMO_LAYOUT}.sqlite"
     assert "pydra-lite" in str(location)
 
 
