@@ -51,7 +51,7 @@ __all__ = [
 
 DIGEST_SIZE = 16
 #: Bumped by every change to any digest; the default cache directory is keyed by it.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 Cache = dict[int, int]
 Serializer = Callable[[Any, Cache], Iterator[bytes]]

@@ -268,13 +268,26 @@ def _class_functions(cls: type) -> list[types.FunctionType]:
     for member in vars(cls).values():
         for func in (member, *(getattr(member, a, None) for a in ("fget", "func"))):
             func = _unwrap(func)
-            if isinstance(func, types.FunctionType):
-                name = func.__code__.co_filename  # "<attrs generated init ...>"
-                if not name.startswith("<") or name.startswith("<ipython-input"):
-                    # attrs attaches its own __ne__ (attr/_make.py): not the user's
-                    if _is_user_module(func.__module__):
-                        found.append(func)
+            if isinstance(func, types.FunctionType) and _is_users(func):
+                found.append(func)
     return found
+
+
+def _is_users(func: types.FunctionType) -> bool:
+    """Whether the user wrote ``func``: its module and its code are the user's.
+
+    attrs compiles methods into made-up files (``<attrs generated init ...>``)
+    and attaches closures from its own ``attr/_make.py`` (``__ne__``, and the
+    ``__setattr__`` of a class with converters, labelled with the class's
+    module): neither counts, or a task class's digest would follow attrs'
+    internals from release to release.
+    """
+    file = func.__code__.co_filename
+    if file.startswith("<") and not file.startswith("<ipython-input"):
+        return False
+    if any(f"{os.sep}{d}{os.sep}" in file for d in _INSTALL_DIRS):
+        return False
+    return _is_user_module(func.__module__)
 
 
 def _references(obj: Any) -> list[tuple[str, Any]]:

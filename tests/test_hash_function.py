@@ -209,6 +209,34 @@ def test_classes_used_by_a_function_count(load: Any) -> None:
     assert op(load, source) != op(load, source.replace("factor = 2", "factor = 3"))
 
 
+TASK_REFERENCE = """
+from pydra_lite import python, workflow
+
+@python.define
+def Add(a: int, b: int = 1) -> int:
+    return a + b
+
+@workflow.define
+def Twice(x: int) -> int:
+    return workflow.add(Add(a=workflow.add(Add(a=x)).out)).out
+"""
+
+
+def test_a_task_class_counts_by_its_users_code_not_by_attrs_methods(
+    load: Any,
+) -> None:
+    """attrs gives a task class methods from its own files (``__setattr__``
+    with converters, labelled with the user's module): only the user's count."""
+    module = load(TASK_REFERENCE, name="task_reference")
+    assert [f.__name__ for f in identity._class_functions(module.Add)] == ["Add"]
+    digest = module.Twice._operation_hash()
+    same = load(TASK_REFERENCE, name="task_reference")
+    assert same.Twice._operation_hash() == digest
+    changed = TASK_REFERENCE.replace("b: int = 1", "b: int = 2")
+    edited = load(changed, name="task_reference")
+    assert edited.Twice._operation_hash() != digest  # the default is the user's code
+
+
 def test_memoised_per_function_object(load: Any) -> None:
     module = load(BASE)
     digest = hash_function(module.task)

@@ -54,7 +54,7 @@ from pydra_lite.engine.stores import (
 )
 from pydra_lite.errors import CacheWarning
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 """Bumped with any change to digests or to the entry layout; keys the default root."""
 
 CACHE_DIR_ENV = "PYDRA_LITE_CACHE_DIR"
