@@ -112,7 +112,7 @@ class GraphNode:
         return self._input_digests(index)
 
     def _checksum(self, index: tuple[int, ...]) -> str:
-        return state_checksum(self.task_class, self._state_digests(index))
+        return state_checksum(self.task_class, self._input_digests(index))
 
     def _groups(self) -> list[list[int]]:
         if not self.state.dims:
