@@ -133,7 +133,12 @@ def _is_user_module(name: str) -> bool:
     file = getattr(sys.modules.get(name), "__file__", None)
     if not file:  # __main__ of a notebook, a dynamically made module
         return True
-    return all(f"{os.sep}{d}{os.sep}" not in file for d in _INSTALL_DIRS)
+    return not _is_installed(file)
+
+
+def _is_installed(file: str) -> bool:
+    """Whether ``file`` belongs to an installed package."""
+    return any(f"{os.sep}{d}{os.sep}" in file for d in _INSTALL_DIRS)
 
 
 @functools.cache
@@ -274,7 +279,8 @@ def _class_functions(cls: type) -> list[types.FunctionType]:
 
 
 def _is_users(func: types.FunctionType) -> bool:
-    """Whether the user wrote ``func``: its module and its code are the user's.
+    """Whether the user wrote ``func``: its module is the user's and its code
+    is in that module's file.
 
     attrs compiles methods into made-up files (``<attrs generated init ...>``)
     and attaches closures from its own ``attr/_make.py`` (``__ne__``, and the
@@ -285,9 +291,12 @@ def _is_users(func: types.FunctionType) -> bool:
     file = func.__code__.co_filename
     if file.startswith("<") and not file.startswith("<ipython-input"):
         return False
-    if any(f"{os.sep}{d}{os.sep}" in file for d in _INSTALL_DIRS):
+    if not _is_user_module(func.__module__):
         return False
-    return _is_user_module(func.__module__)
+    module_file = getattr(sys.modules.get(func.__module__), "__file__", None)
+    if module_file:
+        return os.path.abspath(file) == os.path.abspath(module_file)
+    return not _is_installed(file)  # a notebook's __main__ has no file
 
 
 def _references(obj: Any) -> list[tuple[str, Any]]:

@@ -207,7 +207,10 @@ class HashMemo:
     def _open(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        db.execute("PRAGMA synchronous=NORMAL")  # a memo may lose its last rows
+        # Fewer syncs than FULL: a power cut at a bad moment may damage the
+        # file (never give a wrong digest: signature and digest share a row);
+        # the memo then warns, runs in memory, and says to delete the file.
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS digests (kind TEXT, path TEXT, "
             "signature BLOB, digest BLOB, PRIMARY KEY (kind, path)) WITHOUT ROWID"
@@ -220,8 +223,8 @@ class HashMemo:
         self._db = None
         msg = (
             f"the hash memo {self._path or memo_path()} cannot be used ({exc}); "
-            "digests are memoised in this process only. Set "
-            "PYDRA_LITE_HASH_MEMO to a writable local path to fix it"
+            "digests are memoised in this process only. Delete the file if it "
+            "is damaged, or set PYDRA_LITE_HASH_MEMO to a writable local path"
         )
         warnings.warn(msg, CacheWarning, stacklevel=4)
 

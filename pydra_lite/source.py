@@ -53,7 +53,8 @@ def source_digest(obj: Any) -> bytes:
     if place is None:
         return _computed_digest(obj)
     file, where = place
-    digest = by_file(_MEMO_KIND, f"{file}\0{where}", file, lambda: _or_none(obj))
+    key = f"{os.path.abspath(file)}\0{where}"
+    digest = by_file(_MEMO_KIND, key, file, lambda: _or_none(obj))
     if digest == _NO_SOURCE:
         raise HashingError(_no_source_msg(obj), type_=type(obj))
     return digest
@@ -69,24 +70,25 @@ def _or_none(obj: Any) -> bytes:
 def _memo_place(obj: Any) -> tuple[str, str] | None:
     """The file that holds ``obj``'s source and where in it, if memoisable.
 
-    The path is made absolute, not resolved: the memo's signature comes from
-    ``os.stat``, which follows symlinks, so a retargeted link is a miss, and
-    ``realpath`` would cost an ``lstat`` per path component on every call.
+    The file as the code names it, which is what ``linecache`` reads and so
+    what the memo's signature must ``stat`` (following symlinks, and ``..``
+    after them, as the reader does); only the memo's key is made absolute.
+    Not ``realpath``: that costs an ``lstat`` per path component every call.
     """
     if isinstance(obj, types.FunctionType):
         if hasattr(obj, "__wrapped__"):
             return None  # inspect reads the wrapped function's file instead
         code = obj.__code__
         where = f"def:{code.co_firstlineno}:{obj.__qualname__}"
-        return os.path.abspath(code.co_filename), where
+        return code.co_filename, where
     module = sys.modules.get(obj.__module__) if isinstance(obj, type) else obj
     file = getattr(module, "__file__", None)
     if not file or not isinstance(obj, type | types.ModuleType):
         return None
     if isinstance(obj, type):
         first = vars(obj).get("__firstlineno__", "")
-        return os.path.abspath(file), f"class:{first}:{obj.__qualname__}"
-    return os.path.abspath(file), "module"
+        return file, f"class:{first}:{obj.__qualname__}"
+    return file, "module"
 
 
 def _computed_digest(obj: Any) -> bytes:

@@ -140,6 +140,26 @@ def test_a_retargeted_symlink_to_a_module_gives_a_fresh_memos_digest(
     assert after == _digests(run_script, project, memo=tmp_path / "fresh.sqlite")
 
 
+def test_a_path_through_a_symlink_and_dotdot_is_signed_by_the_file_read(
+    run_script: Any, tmp_path: Path
+) -> None:
+    """``proj/link/..`` is ``real/`` to the OS (``link`` -> ``real/sub``) but
+    ``proj/`` as text: the signature must come from the file Python reads."""
+    real, proj = tmp_path / "real", tmp_path / "proj"
+    (real / "sub").mkdir(parents=True)
+    proj.mkdir()
+    (proj / "link").symlink_to(real / "sub")
+    for where in (real, proj):  # proj/ holds same-named decoys, never imported
+        _write(where / "helpers.py", HELPERS)
+        _write(where / "tasks.py", TASKS)
+    through = str(proj / "link" / "..")
+    before = _digests(run_script, Path(through))
+    _write(real / "helpers.py", HELPERS.replace("2 * x", "7 * x"), 1800)
+    after = _digests(run_script, Path(through))
+    assert after[0] != before[0]
+    assert after == _digests(run_script, Path(through), memo=tmp_path / "fresh.sqlite")
+
+
 def _stdlib_codes() -> list[types.CodeType]:
     import ast
     import inspect

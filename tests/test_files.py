@@ -326,6 +326,18 @@ def test_default_location_is_keyed_by_format_version_and_layout(
     assert "pydra-lite" in str(location)
 
 
+def test_a_damaged_memo_file_warns_how_to_fix_it_and_still_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    damaged = write(tmp_path / "memo.sqlite", "not a database, after a power cut")
+    monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(damaged))
+    files.reset_memo()
+    path = write(tmp_path / "input.txt", "data")
+    with pytest.warns(CacheWarning, match="Delete the file if it is damaged"):
+        digest = hash_file_contents(path)
+    assert digest == blake3.blake3(b"data").digest(16)
+
+
 def test_an_unusable_memo_warns_and_still_hashes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

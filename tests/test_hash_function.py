@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
+import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -235,6 +238,42 @@ def test_a_task_class_counts_by_its_users_code_not_by_attrs_methods(
     changed = TASK_REFERENCE.replace("b: int = 1", "b: int = 2")
     edited = load(changed, name="task_reference")
     assert edited.Twice._operation_hash() != digest  # the default is the user's code
+
+
+ADD_TASK = """
+from pydra_lite import python
+
+@python.define
+def Add(a: int) -> int:
+    return a + 1
+"""
+
+
+def test_a_notebooks_task_class_counts_its_cells_code_not_attrs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notebook's ``__main__`` has no file: code in an installed package
+    (attrs' ``__setattr__``) is still not the user's, a cell's code is."""
+    cell = types.ModuleType("notebook_like")
+    monkeypatch.setitem(sys.modules, "notebook_like", cell)
+    exec(compile(ADD_TASK, "/tmp/ipykernel_1/cell.py", "exec"), cell.__dict__)
+    assert [f.__name__ for f in identity._class_functions(cell.Add)] == ["Add"]
+
+
+def test_a_main_module_run_from_an_installed_package_is_still_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m mypkg.pipeline`` with mypkg installed: ``__main__``'s own
+    functions count, whatever directory its file is in."""
+    path = tmp_path / "site-packages" / "mypkg" / "pipeline.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(ADD_TASK)
+    spec = importlib.util.spec_from_file_location("__main__", path)
+    assert spec is not None and spec.loader is not None
+    main = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    spec.loader.exec_module(main)
+    assert [f.__name__ for f in identity._class_functions(main.Add)] == ["Add"]
 
 
 def test_memoised_per_function_object(load: Any) -> None:

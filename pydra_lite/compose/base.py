@@ -19,6 +19,7 @@ through the runner that the engine registers with :func:`register_runner`.
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -314,7 +315,7 @@ class _LazyOutputsClass:
 
 
 class TaskOutputs:
-    """Base of every ``Outputs`` class: equality and repr as attrs writes them.
+    """Base of every ``Outputs`` class: equality, order and repr as attrs writes them.
 
     Written once here rather than compiled by attrs for each class: compiling
     them was two thirds of making an ``Outputs`` class (0.5 of 0.7 ms), which
@@ -330,10 +331,26 @@ class TaskOutputs:
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f.name) for f in self._fields())
 
-    def __eq__(self, other: object) -> bool:
+    def _compare(self, other: object, compare: Callable[[Any, Any], bool]) -> Any:
         if type(other) is not type(self):
             return NotImplemented
-        return self._values() == other._values()
+        return compare(self._values(), other._values())
+
+    def __eq__(self, other: object) -> bool:
+        return self._compare(other, operator.eq)
+
+    # Ordered as attrs orders a class with eq=True: field values as a tuple.
+    def __lt__(self, other: object) -> bool:
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other: object) -> bool:
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other: object) -> bool:
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other: object) -> bool:
+        return self._compare(other, operator.ge)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self._fields())

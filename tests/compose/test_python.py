@@ -60,11 +60,16 @@ def test_the_outputs_class_is_made_once_on_first_use() -> None:
     assert made(out=2).out == 2
 
 
-def test_outputs_compare_print_and_refuse_hashing_as_attrs_classes_do() -> None:
+def test_outputs_compare_order_print_and_refuse_hashing_as_attrs_classes_do() -> None:
     outputs = Stats.Outputs(mean=1.0, spread=2.0)
     assert outputs == Stats.Outputs(mean=1.0, spread=2.0)
     assert outputs != Stats.Outputs(mean=1.0, spread=3.0)
     assert outputs != (1.0, 2.0)  # another type is never equal
+    bigger = Stats.Outputs(mean=1.0, spread=3.0)
+    assert outputs < bigger and outputs <= bigger and bigger > outputs >= outputs
+    assert sorted([bigger, outputs]) == [outputs, bigger]
+    with pytest.raises(TypeError):
+        _ = outputs < (1.0, 3.0)  # type: ignore[operator]
     nan = float("nan")  # the same object: equal, as in a tuple
     assert Stats.Outputs(mean=nan, spread=1.0) == Stats.Outputs(mean=nan, spread=1.0)
     assert repr(outputs) == "Stats.Outputs(mean=1.0, spread=2.0)"
