@@ -133,8 +133,8 @@ class WorkflowRun:
     def _load(self, node: GraphNode, flat: int) -> bool:
         if self.rerun:
             return False
-        name, checksum = node.task_class.__name__, node.checksums[flat]
-        entry = self.cache.load(name, checksum, self._known)
+        checksum = node.checksums[flat]
+        entry = self.cache.load(node.task_class.__name__, checksum, self._known)
         if entry is None:
             return False
         self.outputs[node][flat] = entry.outputs
@@ -176,10 +176,7 @@ class WorkflowRun:
 
     def _next_batch(self) -> list[StateKey]:
         """Up to a batch of ready states of the class whose best state goes first."""
-        if len(self._queues) == 1:  # one class ready: nothing to choose
-            task_class = next(iter(self._queues))
-        else:
-            task_class = min(self._queues, key=lambda cls: self._queues[cls][0])
+        task_class = min(self._queues, key=lambda cls: self._queues[cls][0])
         queue = self._queues[task_class]
         size = self.worker.batch_size(len(queue))
         keys = [heapq.heappop(queue)[3] for _ in range(min(size, len(queue)))]

@@ -39,8 +39,8 @@ next batch at once, while the submitter sends the one after."""
 class PickledBatchWorker(Worker):
     """Sends each batch as bytes to :func:`run_pickled`, somewhere else."""
 
-    batches_per_thread: ClassVar[int] = 4
-    min_batch_seconds: ClassVar[float] = 0.01
+    batches_per_thread: ClassVar[int]  # each worker sets both (module docstring)
+    min_batch_seconds: ClassVar[float]
 
     def __init__(self) -> None:
         self._pickled_classes: dict[type[Task], bytes] = {}
