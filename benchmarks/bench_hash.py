@@ -20,9 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydra_lite import files
 from pydra_lite.files import Directory, File
-from pydra_lite.hash import combine_digests, hash_object
+from pydra_lite.hashing import combine_digests, hash_object, memo
 
 PYDRA_PYTHON = Path("/work/pydra-venv/bin/python")
 OP = b"\x01" * 16
@@ -97,22 +96,22 @@ def bench_big_file(path: Path) -> dict[str, float]:
     value = File(path)
 
     def cold() -> None:
-        files.reset_memo()
+        memo.reset_memo()
         Path(os.environ["PYDRA_LITE_HASH_MEMO"]).unlink(missing_ok=True)
         task_checksum(value)
 
     timings = {"cold": best(cold, repeat=3)}
     task_checksum(value)
     timings["warm"] = best(lambda: task_checksum(value), repeat=50)
-    files.reset_memo()
+    memo.reset_memo()
     task_checksum(value)  # the first lookup opens the database
 
     def from_sqlite() -> None:
-        files._MEMO._local.clear()  # another process's digest: found in sqlite
+        memo.MEMO._local.clear()  # another process's digest: found in sqlite
         task_checksum(value)
 
     def new_process() -> None:
-        files.reset_memo()  # also reopens the database
+        memo.reset_memo()  # also reopens the database
         task_checksum(value)
 
     timings["warm_sqlite"] = best(from_sqlite, repeat=20)
@@ -123,14 +122,14 @@ def bench_big_file(path: Path) -> dict[str, float]:
 
 def bench_tree(root: Path, paths: list[str]) -> dict[str, float]:
     value = Directory(root)
-    files.reset_memo()
+    memo.reset_memo()
     start = time.perf_counter()
     task_checksum(value)
     timings = {"cold": time.perf_counter() - start}
     timings["warm"] = best(lambda: task_checksum(value))
 
     def from_sqlite() -> None:
-        files._MEMO._local.clear()
+        memo.MEMO._local.clear()
         task_checksum(value)
 
     timings["sqlite"] = best(from_sqlite)
@@ -246,7 +245,7 @@ def main() -> None:
             args.files,
         )
     finally:
-        files.reset_memo()
+        memo.reset_memo()
         shutil.rmtree(scratch)
 
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pydra_lite import Submitter, python
-from pydra_lite.workers.slurm_queue import has_slurm
+from pydra_lite.workers.slurm.queue import has_slurm
 
 
 @python.define

@@ -27,6 +27,7 @@ from lite_side import timed_submit
 from probe import emit, side_args
 
 from pydra_lite import python, workflow
+from pydra_lite.compose.base import operation_hash
 
 
 @python.define
@@ -47,8 +48,8 @@ def Fan(x: int, n: int) -> int:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     task = (Chain if args.shape == "chain" else Fan)(x=0, n=args.n)
     if args.prehash:
-        Add._operation_hash()
-        type(task)._operation_hash()
+        operation_hash(Add)
+        operation_hash(type(task))
     result, times = timed_submit(args, task)
     if result.outputs.out != expected(args.shape, args.n):
         msg = f"wrong output from {args.shape} {args.n}: {result.outputs.out!r}"

@@ -11,8 +11,9 @@ from pydra_lite.compose import python, shell, workflow
 from pydra_lite.compose.python import output_dir
 from pydra_lite.engine.cache import default_cache_dir
 from pydra_lite.engine.result import Result
-from pydra_lite.engine.stores import Store, get_store, register_store
+from pydra_lite.engine.stores import Store, get_store, register_store, write_atomic
 from pydra_lite.engine.submitter import Submitter
+from pydra_lite.engine.worker import Worker, get_worker, register_worker
 from pydra_lite.errors import (
     CacheWarning,
     CommandError,
@@ -20,12 +21,16 @@ from pydra_lite.errors import (
     ExecutableNotFoundError,
     HashingError,
     InputModifiedError,
+    InvalidEntryError,
     OutputNotFoundError,
     PathTemplateError,
     PydraLiteError,
     PydraLiteWarning,
+    SlurmError,
+    SlurmJobError,
     StateError,
     StoreError,
+    TaskDefinitionError,
     TaskFailedError,
     TaskInputError,
     TemplateError,
@@ -33,8 +38,7 @@ from pydra_lite.errors import (
     WorkflowError,
 )
 from pydra_lite.files import Directory, File
-from pydra_lite.hash import register_serializer
-from pydra_lite.workers.base import Worker, get_worker, register_worker
+from pydra_lite.hashing import hash_object, register_serializer
 
 __all__ = [
     "CacheWarning",
@@ -45,15 +49,19 @@ __all__ = [
     "File",
     "HashingError",
     "InputModifiedError",
+    "InvalidEntryError",
     "OutputNotFoundError",
     "PathTemplateError",
     "PydraLiteError",
     "PydraLiteWarning",
     "Result",
+    "SlurmError",
+    "SlurmJobError",
     "StateError",
     "Store",
     "StoreError",
     "Submitter",
+    "TaskDefinitionError",
     "TaskFailedError",
     "TaskInputError",
     "TemplateError",
@@ -64,6 +72,7 @@ __all__ = [
     "default_cache_dir",
     "get_store",
     "get_worker",
+    "hash_object",
     "output_dir",
     "python",
     "register_serializer",
@@ -71,4 +80,5 @@ __all__ = [
     "register_worker",
     "shell",
     "workflow",
+    "write_atomic",
 ]

@@ -5,20 +5,27 @@ like, so ``except TypeError`` keeps working for callers who do not know us, and
 carries its context as attributes for callers who do::
 
     PydraLiteError
+    ├── TaskDefinitionError(TypeError)   a task definition that cannot work
     ├── TaskInputError(TypeError)        wrong, unknown or missing task input
     │   └── ConnectionTypeError          a workflow connection of the wrong type
     ├── HashingError(TypeError)          a value with no deterministic digest
     ├── StateError(ValueError)           a splitter or combiner that cannot work
     ├── WorkflowError(ValueError)        a graph that cannot be built
     ├── StoreError(ValueError)           a result store that cannot hold a value
+    ├── InvalidEntryError(ValueError)    a result file that cannot be trusted (a miss)
     ├── TemplateError(ValueError)        a shell template or field that cannot work
     ├── PathTemplateError(ValueError)    an output path template that cannot render
     ├── WorkerError(LookupError)         an unknown or unusable worker
+    │   ├── SlurmError                   a SLURM command failed
+    │   └── SlurmJobError                a SLURM job ended before its states did
     ├── ExecutableNotFoundError(FileNotFoundError)  a shell executable not on PATH
     ├── OutputNotFoundError(FileNotFoundError)      a shell output file not written
     ├── CommandError(RuntimeError)       a shell command exited with a non-zero code
     ├── InputModifiedError(RuntimeError) a task changed one of its input files
     └── TaskFailedError(RuntimeError)    one or more task states failed
+
+Every error pickles with its attributes (one ``__reduce__`` on the base):
+workers send errors between processes.
 
     PydraLiteWarning(UserWarning)
     └── CacheWarning                     an unreadable cache entry, treated as a miss
@@ -26,7 +33,6 @@ carries its context as attributes for callers who do::
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,31 @@ from typing import Any
 
 class PydraLiteError(Exception):
     """Base of every error raised by pydra_lite."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the message and the attributes, whatever ``__init__`` takes.
+
+        The default rebuilds by calling ``type(self)(*self.args)``, which fails
+        for errors whose context is keyword-only.
+        """
+        return _rebuild, (type(self), self.args, dict(vars(self)))
+
+
+def _rebuild(
+    cls: type[PydraLiteError], args: tuple[Any, ...], attributes: dict[str, Any]
+) -> PydraLiteError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
+
+
+class TaskDefinitionError(PydraLiteError, TypeError):
+    """A task definition that cannot work: a bad field, signature or option.
+
+    Raised by ``python.define``, ``shell.define`` and ``workflow.define`` (and by
+    a python task whose function returns what its outputs cannot unpack).
+    """
 
 
 class TaskInputError(PydraLiteError, TypeError):
@@ -92,6 +123,14 @@ class StoreError(PydraLiteError, ValueError):
     """A result store is unknown or cannot hold a value."""
 
 
+class InvalidEntryError(PydraLiteError, ValueError):
+    """A result file that cannot be trusted: truncated, corrupt, or for another checksum.
+
+    A :class:`~pydra_lite.engine.stores.Store`'s ``load`` raises it; the cache
+    turns it into a miss with a :class:`CacheWarning`, never a wrong hit.
+    """
+
+
 class TemplateError(PydraLiteError, ValueError):
     """A command-line template or a shell field definition that cannot work."""
 
@@ -102,6 +141,49 @@ class PathTemplateError(PydraLiteError, ValueError):
 
 class WorkerError(PydraLiteError, LookupError):
     """A worker name or object cannot be resolved to a usable worker."""
+
+
+class SlurmError(WorkerError):
+    """A SLURM command failed (sbatch refused a job, squeue cannot reach the controller).
+
+    Attributes:
+        command: the command line that failed.
+        stderr: what it printed on stderr.
+    """
+
+    def __init__(self, msg: str, *, command: Sequence[str], stderr: str) -> None:
+        super().__init__(msg)
+        self.command = list(command)
+        self.stderr = stderr
+
+
+class SlurmJobError(WorkerError):
+    """A SLURM job ended (cancelled, timed out, failed) before its states finished.
+
+    The engine records it in the ``_error.json`` of every state the job left
+    unfinished, with ``details`` beside the error.
+
+    Attributes:
+        job_id: the array element, ``<array job id>_<index>``.
+        state: SLURM's state for it (``CANCELLED``, ``TIMEOUT``, ``FAILED``, ...).
+        reason: SLURM's reason, as squeue prints it.
+        details: what the error records add (``{"slurm": {...}}``: log tail, ...).
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        job_id: str,
+        state: str,
+        reason: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(msg)
+        self.job_id = job_id
+        self.state = state
+        self.reason = reason
+        self.details = details or {}
 
 
 class ExecutableNotFoundError(PydraLiteError, FileNotFoundError):
@@ -130,14 +212,6 @@ class CommandError(PydraLiteError, RuntimeError):
         self.cmdline = cmdline
         self.return_code = return_code
         self.stderr = stderr
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle with its attributes: workers send errors between processes."""
-        attributes = ("task", "cmdline", "return_code", "stderr")
-        rebuild = functools.partial(
-            type(self), **{name: getattr(self, name) for name in attributes}
-        )
-        return rebuild, self.args
 
 
 class InputModifiedError(PydraLiteError, RuntimeError):

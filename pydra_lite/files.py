@@ -2,8 +2,9 @@
 
 Owns the re-exported fileformats types (:class:`File`, :class:`Directory`,
 :class:`FileSet`), the serializer that makes any fileformats value hashable by
-:func:`pydra_lite.hash.hash_object`, :func:`hash_file_contents` and the
-persistent :class:`HashMemo`. ``docs/hashing.md`` fixes the format.
+:func:`pydra_lite.hashing.hash_object` and :func:`hash_file_contents`. Digests
+are memoised in the persistent memo of ``hashing/memo.py``.
+``docs/hashing.md`` fixes the format.
 
 Algorithm:
 
@@ -20,7 +21,7 @@ Algorithm:
   in a depth-first walk with each directory's names sorted (symlinks followed,
   empty directories not counted).
 
-Memo (``memo.py``): a row maps (kind, resolved path) to a signature and a
+Memo (``hashing/memo.py``): a row maps (kind, resolved path) to a signature and a
 digest. A file's signature is its (size, mtime_ns, inode); a directory's is a
 digest of the sorted (relative path, size, mtime_ns, inode) of every file below
 it, so a warm directory costs one walk of ``stat`` calls and one lookup.
@@ -38,29 +39,10 @@ import blake3
 from fileformats.core import FileSet
 from fileformats.generic import Directory, File
 
-from pydra_lite.hash import DIGEST_SIZE, combine_digests
-from pydra_lite.hash import register_serializer as _register_serializer
-from pydra_lite.memo import MEMO as _MEMO
-from pydra_lite.memo import (
-    SETTLE_SECONDS,
-    HashMemo,
-    file_signature,
-    is_settled,
-    memo_path,
-    reset_memo,
-)
-from pydra_lite.memo import Row as _Row
+from pydra_lite.hashing import DIGEST_SIZE, combine_digests, register_serializer
+from pydra_lite.hashing.memo import MEMO, Row, file_signature, is_settled
 
-__all__ = [
-    "Directory",
-    "File",
-    "FileSet",
-    "SETTLE_SECONDS",
-    "HashMemo",
-    "hash_file_contents",
-    "memo_path",
-    "reset_memo",
-]
+__all__ = ["Directory", "File", "FileSet", "hash_file_contents"]
 
 _MMAP_MIN = 4 << 20  # below this, one read() beats mapping and threading
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY
@@ -77,7 +59,7 @@ def hash_file_contents(path: str | os.PathLike[str]) -> bytes:
     """
     real = os.path.realpath(path)
     digest, rows, _ = _file_digest(real, os.stat(real))
-    _MEMO.put(rows)
+    MEMO.put(rows)
     return digest
 
 
@@ -90,14 +72,14 @@ def _hash_contents(path: str, size: int) -> bytes:
         return blake3.blake3(stream.read()).digest(DIGEST_SIZE)
 
 
-def _file_digest(path: str, stat: os.stat_result) -> tuple[bytes, list[_Row], bool]:
+def _file_digest(path: str, stat: os.stat_result) -> tuple[bytes, list[Row], bool]:
     """A file's digest, the memo rows to write, and whether it may be memoised.
 
     A digest may be memoised when it came from the memo, or when the file was
     settled and unchanged from ``stat`` to the end of the read.
     """
     signature = file_signature(stat)
-    digest = _MEMO.get("file", path, signature)
+    digest = MEMO.get("file", path, signature)
     if digest is not None:
         return digest, [], True
     digest = _hash_contents(path, stat.st_size)
@@ -157,11 +139,11 @@ def _directory_digest(root: str) -> bytes:
         [f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n" for rel, st in files]
     )
     signature = blake3.blake3(_encode(listing)).digest(DIGEST_SIZE)
-    digest = _MEMO.get("dir", root, signature)
+    digest = MEMO.get("dir", root, signature)
     if digest is not None:
         return digest
     parts: list[bytes] = []
-    rows: list[_Row] = []
+    rows: list[Row] = []
     settled = True
     for relative, stat in files:
         file_digest, file_rows, file_settled = _file_digest(f"{root}/{relative}", stat)
@@ -171,7 +153,7 @@ def _directory_digest(root: str) -> bytes:
     digest = combine_digests(b"directory", *parts)
     if settled:
         rows.append(("dir", root, signature, digest))
-    _MEMO.put(rows)
+    MEMO.put(rows)
     return digest
 
 
@@ -196,7 +178,7 @@ def _member_keys(paths: list[str]) -> list[str]:
 
 def _fileset_chunks(fileset: FileSet, cache: dict[int, int]) -> Iterator[bytes]:
     paths = [os.path.abspath(path) for path in fileset.fspaths]
-    rows: list[_Row] = []
+    rows: list[Row] = []
     for key, path in sorted(zip(_member_keys(paths), paths, strict=True)):
         real = os.path.realpath(path)
         stat = os.stat(real)
@@ -209,7 +191,7 @@ def _fileset_chunks(fileset: FileSet, cache: dict[int, int]) -> Iterator[bytes]:
             rows += file_rows
             yield b"file"
             yield digest
-    _MEMO.put(rows)
+    MEMO.put(rows)
 
 
-_register_serializer(FileSet, _fileset_chunks, tag=b"fileset")
+register_serializer(FileSet, _fileset_chunks, tag=b"fileset")

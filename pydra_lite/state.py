@@ -109,6 +109,11 @@ class State:
         groups = _parse(splitter, top=splitter)
         return cls(tuple(_make_dim(names, lengths) for names in groups))
 
+    def qualified(self, prefix: str) -> State:
+        """This state with every name prefixed (``"a"`` → ``"Node.a"`` for ``"Node."``)."""
+        dims = (Dim(tuple(prefix + n for n in d.names), d.size) for d in self.dims)
+        return State(tuple(dims))
+
     @property
     def names(self) -> tuple[str, ...]:
         """Every split name, in dimension order."""

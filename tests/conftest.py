@@ -14,9 +14,9 @@ from types import ModuleType
 
 import pytest
 
-from pydra_lite import files, hash
-from pydra_lite.engine import json_store, nexus_store, stores  # noqa: F401 - register lazy stores up front
-from pydra_lite.workers import base
+from pydra_lite.engine import worker
+from pydra_lite.engine.stores import base as store_base
+from pydra_lite.hashing import memo, values
 
 REPO = Path(__file__).resolve().parent.parent
 _module_counter = itertools.count()
@@ -24,9 +24,9 @@ _module_counter = itertools.count()
 
 def _registries() -> dict[str, object]:
     return {
-        "workers": dict(base._REGISTRY),
-        "stores": dict(stores._STORES),
-        "serializers": dict(hash.bytes_repr.registry),
+        "workers": dict(worker._REGISTRY),
+        "stores": dict(store_base._STORES),
+        "serializers": dict(values.bytes_repr.registry),
     }
 
 
@@ -36,10 +36,10 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     cache = tmp_path / "default-cache"
     monkeypatch.setenv("PYDRA_LITE_CACHE_DIR", str(cache))
     monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(tmp_path / "hash-memo.sqlite"))
-    files.reset_memo()
+    memo.reset_memo()
     before = _registries()
     yield cache
-    files.reset_memo()
+    memo.reset_memo()
     after = _registries()
     # Lazily registered serializers (numpy, ...) may appear; none may vanish or change.
     for name, entries in before.items():

@@ -5,7 +5,10 @@ from __future__ import annotations
 import inspect
 import pickle
 import types
+from pathlib import Path
+from typing import Any
 
+import cloudpickle
 import pytest
 
 import pydra_lite
@@ -21,15 +24,19 @@ EXPORTED = [
     "File",
     "HashingError",
     "InputModifiedError",
+    "InvalidEntryError",
     "OutputNotFoundError",
     "PathTemplateError",
     "PydraLiteError",
     "PydraLiteWarning",
     "Result",
+    "SlurmError",
+    "SlurmJobError",
     "StateError",
     "Store",
     "StoreError",
     "Submitter",
+    "TaskDefinitionError",
     "TaskFailedError",
     "TaskInputError",
     "TemplateError",
@@ -40,6 +47,7 @@ EXPORTED = [
     "default_cache_dir",
     "get_store",
     "get_worker",
+    "hash_object",
     "output_dir",
     "python",
     "register_serializer",
@@ -47,6 +55,7 @@ EXPORTED = [
     "register_worker",
     "shell",
     "workflow",
+    "write_atomic",
 ]
 
 
@@ -110,6 +119,37 @@ def test_shell_errors_belong_to_the_tree(name: str, builtin: type) -> None:
     assert issubclass(cls, pydra_lite.PydraLiteError)
     assert issubclass(cls, builtin)
     assert getattr(shell, name) is cls is getattr(errors, name)
+
+
+def _example(cls: type[BaseException]) -> BaseException:
+    """An instance of ``cls`` with every keyword its ``__init__`` takes set."""
+    if cls is errors.TaskFailedError:
+        return cls("Invert", [Path("/c/Invert-1/_error.json")], ["Invert: boom"])
+    params = inspect.signature(cls.__init__).parameters.values()
+    keywords = {p.name: f"<{p.name}>" for p in params if p.kind is p.KEYWORD_ONLY}
+    if "type_" in keywords:
+        keywords["type_"] = complex
+    if "details" in keywords:
+        keywords["details"] = {"slurm": {"job_id": "7_1"}}
+    return cls(f"{cls.__name__}: what went wrong", **keywords)
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps])
+@pytest.mark.parametrize(
+    "cls",
+    [c for c in _error_classes() if issubclass(c, Exception)],
+    ids=lambda c: c.__name__,
+)
+def test_every_error_survives_pickling_with_its_attributes(
+    cls: type[Exception], dumps: Any
+) -> None:
+    """Errors cross process boundaries (workers); the context must come along."""
+    error = _example(cls)
+    copy = pickle.loads(dumps(error))
+    assert type(copy) is cls
+    assert str(copy) == str(error)
+    assert copy.args == error.args
+    assert vars(copy) == vars(error)
 
 
 def test_command_error_survives_pickling_with_its_attributes() -> None:

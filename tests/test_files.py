@@ -20,8 +20,9 @@ from fileformats.medimage import NiftiX
 from pydra_lite import files
 from pydra_lite.errors import CacheWarning
 from pydra_lite.files import Directory, File, hash_file_contents
-from pydra_lite.hash import FORMAT_VERSION, hash_object
-from pydra_lite.memo import MEMO_LAYOUT
+from pydra_lite.hashing import FORMAT_VERSION, hash_object
+from pydra_lite.hashing import memo as hash_memo
+from pydra_lite.hashing.memo import MEMO_LAYOUT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 def memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "memo" / "hash-memo.sqlite"
     monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(path))
-    files.reset_memo()
+    hash_memo.reset_memo()
     yield path
-    files.reset_memo()
+    hash_memo.reset_memo()
 
 
 @pytest.fixture
@@ -187,7 +188,7 @@ def test_a_memo_hit_does_not_read_the_file(tmp_path: Path, reads: list[str]) -> 
     first = hash_object(File(path))
     assert reads == [str(path)]
     assert hash_object(File(path)) == first
-    files.reset_memo()  # a new process: the answer now comes from sqlite
+    hash_memo.reset_memo()  # a new process: the answer now comes from sqlite
     assert hash_object(File(path)) == first
     assert reads == [str(path)]
 
@@ -198,17 +199,17 @@ def test_a_warm_directory_is_one_walk_and_one_lookup(
     root = make_tree(tmp_path / "tree")
     first = hash_object(Directory(root))
     assert len(reads) == 3
-    files.reset_memo()
+    hash_memo.reset_memo()
     lookups: list[str] = []
-    real_get = files.HashMemo.get
+    real_get = hash_memo.HashMemo.get
 
     def counting_get(
-        self: files.HashMemo, kind: str, path: str, sig: bytes
+        self: hash_memo.HashMemo, kind: str, path: str, sig: bytes
     ) -> bytes | None:
         lookups.append(kind)
         return real_get(self, kind, path, sig)
 
-    monkeypatch.setattr(files.HashMemo, "get", counting_get)
+    monkeypatch.setattr(hash_memo.HashMemo, "get", counting_get)
     assert hash_object(Directory(root)) == first
     assert lookups == ["dir"]
     assert len(reads) == 3
@@ -253,7 +254,7 @@ def test_the_memo_key_is_path_size_mtime_and_inode(tmp_path: Path) -> None:
 SCRIPT = """
 import sys
 from pydra_lite.files import File
-from pydra_lite.hash import hash_object
+from pydra_lite.hashing import hash_object
 print(hash_object(File(sys.argv[1])).hex())
 """
 
@@ -299,13 +300,13 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     path = write(tmp_path / "input.txt", "data")
     parent = hash_file_contents(path)
     write(tmp_path / "other.txt", "other")
-    connection = files._MEMO._db
+    connection = hash_memo.MEMO._db
     assert connection is not None
     pid = os.fork()
     if pid == 0:  # the child hashes a file the parent never saw, through sqlite
         hash_file_contents(tmp_path / "other.txt")
-        own = files._MEMO._db is not None and files._MEMO._db is not connection
-        os._exit(0 if own and files._MEMO._pid == os.getpid() else 1)
+        own = hash_memo.MEMO._db is not None and hash_memo.MEMO._db is not connection
+        os._exit(0 if own and hash_memo.MEMO._pid == os.getpid() else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert hash_file_contents(path) == parent
@@ -321,7 +322,7 @@ def test_default_location_is_keyed_by_format_version_and_layout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PYDRA_LITE_HASH_MEMO")
-    location = files.memo_path()
+    location = hash_memo.memo_path()
     assert location.name == f"hash-memo-v{FORMAT_VERSION}.{MEMO_LAYOUT}.sqlite"
     assert "pydra-lite" in str(location)
 
@@ -331,7 +332,7 @@ def test_a_damaged_memo_file_warns_how_to_fix_it_and_still_hashes(
 ) -> None:
     damaged = write(tmp_path / "memo.sqlite", "not a database, after a power cut")
     monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(damaged))
-    files.reset_memo()
+    hash_memo.reset_memo()
     path = write(tmp_path / "input.txt", "data")
     with pytest.warns(CacheWarning, match="Delete the file if it is damaged"):
         digest = hash_file_contents(path)
@@ -343,7 +344,7 @@ def test_an_unusable_memo_warns_and_still_hashes(
 ) -> None:
     blocker = write(tmp_path / "not-a-dir", "x")
     monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(blocker / "memo.sqlite"))
-    files.reset_memo()
+    hash_memo.reset_memo()
     path = write(tmp_path / "input.txt", "data")
     with pytest.warns(CacheWarning, match="PYDRA_LITE_HASH_MEMO"):
         digest = hash_file_contents(path)

@@ -6,7 +6,7 @@ A task class is an attrs class whose fields are the task's inputs; it is made by
 and coerced (:mod:`pydra_lite.typecheck`) both when the task is built and when a
 field is set. A mandatory input may stay unset until the task is submitted, so
 that ``Task().split(x=[...])`` and workflow nodes wired later both work; the
-submitter asks :meth:`Task._check_mandatory` before it runs anything.
+submitter asks :func:`check_mandatory` before it runs anything.
 
 ``split`` and ``combine`` return new task objects. A split field holds a
 :class:`StateArray` (a list of the field's element values); the splitter and
@@ -14,6 +14,10 @@ combiner are kept beside the attrs fields, in the instance ``__dict__``.
 
 Running is the engine's job, which sits above this layer: ``task()`` goes
 through the runner that the engine registers with :func:`register_runner`.
+The engine reads a task only through the free functions of this module
+(:func:`input_specs`, :func:`input_values`, :func:`state_of`,
+:func:`operation_hash`, :func:`execute`, ...), as attrs' ``fields(cls)``
+reads a class: every method name on ``Task`` would reserve a field name.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import attrs
 
 from pydra_lite.compose.lazy import LazyField, check_connection
 from pydra_lite.errors import StateError, TaskInputError
-from pydra_lite.hash import combine_digests
+from pydra_lite.hashing import combine_digests
 from pydra_lite.state import State, lengths_of
 from pydra_lite.typecheck import coerce, type_name
 
@@ -143,12 +147,12 @@ class Task:
             k: list(v) if isinstance(v, Iterator) else v for k, v in values.items()
         }
         lengths = lengths_of(given)
-        lists = {key: list(vals) for key, vals in given.items()}
-        State.from_splitter(splitter, lengths)
+        state = State.from_splitter(splitter, lengths)
         new = copy.copy(self)
         new.__dict__["_splitter"] = splitter
-        for key, vals in lists.items():
-            setattr(new, key, vals)
+        for key, vals in given.items():
+            setattr(new, key, list(vals))
+        new.__dict__["_state"] = state
         return new
 
     def combine(self, names: str | Sequence[str]) -> Self:
@@ -158,13 +162,6 @@ class Task:
         new.__dict__["_combiner"] = combiner
         return new
 
-    def _state(self) -> State:
-        """The state of this task alone (ignoring any upstream workflow state)."""
-        if self.splitter is None:
-            return State.empty()
-        lengths = {name: len(getattr(self, name)) for name in self.split_names()}
-        return State.from_splitter(self.splitter, lengths)
-
     def split_names(self) -> tuple[str, ...]:
         """Names of the fields this task is split over (not qualified)."""
         return tuple(
@@ -173,13 +170,8 @@ class Task:
             if isinstance(getattr(self, spec.name), StateArray)
         )
 
-    # -- values ----------------------------------------------------------------
-    def _inputs(self) -> dict[str, Any]:
-        """The current value of every input field, by name."""
-        return {spec.name: getattr(self, spec.name) for spec in self._input_specs}
-
+    # -- hooks of each kind of task (called through the functions below) -----
     def _check_mandatory(self) -> None:
-        """Raise TaskInputError naming the first mandatory input with no value."""
         for spec in self._input_specs:
             if getattr(self, spec.name) is UNSET:
                 cls = type(self).__name__
@@ -190,15 +182,6 @@ class Task:
                 raise TaskInputError(
                     msg, task=cls, field=spec.name, expected=type_name(spec.type)
                 )
-
-    @classmethod
-    def _operation_hash(cls) -> bytes:
-        """Digest of what this task does (its code or command), memoised."""
-        if cls.__dict__.get("_op_hash") is None:
-            cls._op_hash = combine_digests(
-                b"operation", cls._kind.encode(), cls._compute_operation_hash()
-            )
-        return cls._op_hash  # type: ignore[return-value]
 
     @classmethod
     def _compute_operation_hash(cls) -> bytes:
@@ -215,6 +198,70 @@ class Task:
             msg = "no runner registered; import pydra_lite to load the engine"
             raise RuntimeError(msg)
         return _RUNNER[0](self, **submitter_options)
+
+
+# --- the engine's view of a task ---------------------------------------------
+# Free functions over the class's reserved members, as attrs' ``fields(cls)``:
+# the engine, the workers and the ewoks adapter read a task only through these,
+# and a task's attribute namespace stays free for the user's field names.
+
+
+def input_specs(task: Task | type[Task]) -> tuple[InputSpec, ...]:
+    """The input fields of a task class (or of a task's class), in order."""
+    return task._input_specs
+
+
+def output_specs(task: Task | type[Task]) -> tuple[OutputSpec, ...]:
+    """The output fields of a task class (or of a task's class), in order."""
+    return task._output_specs
+
+
+def input_values(task: Task) -> dict[str, Any]:
+    """The current value of every input field, by name."""
+    return {spec.name: getattr(task, spec.name) for spec in task._input_specs}
+
+
+def state_of(task: Task) -> State:
+    """The state of ``task`` alone (ignoring any upstream workflow state).
+
+    Built once by :meth:`Task.split` and kept: a state is immutable. Setting a
+    split field again drops it, and it is rebuilt here from the new lengths.
+    """
+    state = task.__dict__.get("_state")
+    if state is None:
+        if task.splitter is None:
+            return State.empty()
+        lengths = {name: len(getattr(task, name)) for name in task.split_names()}
+        state = task.__dict__["_state"] = State.from_splitter(task.splitter, lengths)
+    return state
+
+
+def check_mandatory(task: Task) -> None:
+    """Raise TaskInputError naming the first mandatory input with no value.
+
+    A kind of task may check more (a shell task: its output choices).
+    """
+    task._check_mandatory()
+
+
+def operation_hash(task_class: type[Task]) -> bytes:
+    """Digest of what a task class does (its code or command), memoised on it."""
+    op_hash = task_class.__dict__.get("_op_hash")
+    if op_hash is None:
+        op_hash = combine_digests(
+            b"operation",
+            task_class._kind.encode(),
+            task_class._compute_operation_hash(),
+        )
+        task_class._op_hash = op_hash
+    return op_hash
+
+
+def execute(
+    task_class: type[Task], inputs: Mapping[str, Any], output_dir: Path
+) -> dict[str, Any]:
+    """Run a task once on concrete inputs in ``output_dir``; its outputs by name."""
+    return task_class._execute(inputs, output_dir)
 
 
 def _unknown_input_error(cls: type[Task], unknown: list[str]) -> TaskInputError:
@@ -250,6 +297,7 @@ def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:
         check_connection(value, name, field.name, field.type)
         return value
     if task.__dict__.get("_splitter") is not None and isinstance(value, list):
+        task.__dict__.pop("_state", None)  # the lengths may change: state_of rebuilds
         return StateArray(
             coerce(item, field.type, task=name, field=field.name) for item in value
         )

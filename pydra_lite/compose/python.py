@@ -32,8 +32,8 @@ from pydra_lite.compose.base import (
     Task,
     make_task_class,
 )
-from pydra_lite.errors import TaskInputError
-from pydra_lite.hash import combine_digests, hash_function
+from pydra_lite.errors import TaskDefinitionError, TaskInputError
+from pydra_lite.hashing import combine_digests, hash_function
 
 _OUTPUT_DIR: contextvars.ContextVar[Path] = contextvars.ContextVar("output_dir")
 
@@ -91,7 +91,7 @@ def _outputs_by_name(cls: type[PythonTask], returned: Any) -> dict[str, Any]:
             f"returned {returned!r} ({type(returned).__name__}); return a tuple of "
             f"{len(names)} values"
         )
-        raise TypeError(msg)
+        raise TaskDefinitionError(msg)
     return dict(zip(names, returned, strict=True))
 
 
@@ -146,7 +146,7 @@ def _define_from_class(
     func = cls.__dict__.get("function")
     if func is None:
         msg = f"python.define: class {cls.__name__} needs a static method 'function'"
-        raise TypeError(msg)
+        raise TaskDefinitionError(msg)
     func = func.__func__ if isinstance(func, staticmethod) else func
     hints = typing.get_type_hints(cls)
     helps = parse_docstring_args(cls.__doc__ or "")
@@ -190,7 +190,7 @@ def inputs_from_signature(
     for param in inspect.signature(func).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             msg = f"python.define: {func.__name__} takes *{param.name}; tasks need named parameters"
-            raise TypeError(msg)
+            raise TaskDefinitionError(msg)
         default = UNSET if param.default is param.empty else param.default
         annotation = hints.get(param.name, Any)
         specs.append(

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from pydra_lite.compose.base import Task, make_task_class
+from pydra_lite.compose.base import Task, input_values, make_task_class, output_specs
 from pydra_lite.compose.lazy import LazyField, LazyOutputs
 from pydra_lite.compose.python import (
     inputs_from_signature,
@@ -29,11 +29,11 @@ from pydra_lite.compose.python import (
     parse_docstring_args,
 )
 from pydra_lite.errors import WorkflowError
-from pydra_lite.hash import hash_function
+from pydra_lite.hashing import hash_function
 
 
 @attrs.frozen
-class Graph:
+class BuiltWorkflow:
     """What a workflow's constructor built: its nodes in order and its outputs."""
 
     nodes: Mapping[str, Task]
@@ -84,7 +84,7 @@ def _downstream_types(task: Task) -> dict[str, Any]:
     combined = bool(task.combiner)
     return {
         spec.name: list[spec.type] if combined else spec.type  # type: ignore[name-defined]
-        for spec in task._output_specs
+        for spec in output_specs(task)
     }
 
 
@@ -98,27 +98,29 @@ class WorkflowTask(Task):
     def _compute_operation_hash(cls) -> bytes:
         return hash_function(cls._constructor)
 
-    def _build(self, prefix: str = "") -> Graph:
-        """Run the constructor on this task's inputs; node names get ``prefix``."""
-        values = self._inputs()
-        builder = _Builder(type(self).__name__, prefix)
-        token = _BUILDER.set(builder)
-        try:
-            returned = type(self)._constructor(**values)
-        finally:
-            _BUILDER.reset(token)
-        return Graph(builder.nodes, self._outputs_from(returned))
 
-    def _outputs_from(self, returned: Any) -> dict[str, Any]:
-        names = [spec.name for spec in self._output_specs]
-        values = returned if len(names) != 1 else (returned,)
-        if not isinstance(values, tuple | list) or len(values) != len(names):
-            msg = (
-                f"workflow {type(self).__name__} declares outputs {names}; its "
-                f"constructor must return {len(names)} lazy field(s), got {returned!r}"
-            )
-            raise WorkflowError(msg)
-        return dict(zip(names, values, strict=True))
+def build_workflow(workflow: WorkflowTask, prefix: str = "") -> BuiltWorkflow:
+    """Run a workflow's constructor on its inputs; node names get ``prefix``."""
+    cls = type(workflow)
+    builder = _Builder(cls.__name__, prefix)
+    token = _BUILDER.set(builder)
+    try:
+        returned = cls._constructor(**input_values(workflow))
+    finally:
+        _BUILDER.reset(token)
+    return BuiltWorkflow(builder.nodes, _outputs_from(cls, returned))
+
+
+def _outputs_from(cls: type[WorkflowTask], returned: Any) -> dict[str, Any]:
+    names = [spec.name for spec in output_specs(cls)]
+    values = returned if len(names) != 1 else (returned,)
+    if not isinstance(values, tuple | list) or len(values) != len(names):
+        msg = (
+            f"workflow {cls.__name__} declares outputs {names}; its "
+            f"constructor must return {len(names)} lazy field(s), got {returned!r}"
+        )
+        raise WorkflowError(msg)
+    return dict(zip(names, values, strict=True))
 
 
 def define(

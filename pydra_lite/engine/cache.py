@@ -45,14 +45,13 @@ from typing import Any
 import attrs
 import platformdirs
 
-from pydra_lite.engine.stores import (
-    InvalidEntry,
+from pydra_lite.engine.stores.base import (
     Store,
     get_store,
     write_all,
     write_atomic,
 )
-from pydra_lite.errors import CacheWarning
+from pydra_lite.errors import CacheWarning, InvalidEntryError
 
 CACHE_FORMAT_VERSION = 2
 """Bumped with any change to digests or to the entry layout; keys the default root."""
@@ -130,7 +129,7 @@ class Cache:
                 outputs = self.store.load(path, checksum)
             except FileNotFoundError:
                 continue
-            except (InvalidEntry, OSError) as exc:
+            except (InvalidEntryError, OSError) as exc:
                 msg = f"ignoring an invalid cache entry (it will be recomputed): {exc}"
                 warnings.warn(msg, CacheWarning, stacklevel=3)
                 continue

@@ -30,6 +30,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
@@ -38,11 +39,11 @@ from typing import Any
 import attrs
 
 from pydra_lite._version import __version__
-from pydra_lite.compose.base import Task
+from pydra_lite.compose.base import Task, execute, operation_hash, output_specs
 from pydra_lite.engine.cache import Cache, CacheSpec
 from pydra_lite.errors import InputModifiedError
 from pydra_lite.files import FileSet
-from pydra_lite.hash import hash_object
+from pydra_lite.hashing import hash_object
 from pydra_lite.typecheck import coerce
 
 
@@ -106,16 +107,52 @@ def _execute(
     start = time.time()
     try:
         before = _file_digests(job.inputs)
-        raw = task_class._execute(job.inputs, directory)
+        raw = execute(task_class, job.inputs, directory)
         outputs = _checked_outputs(task_class, raw)
         _check_inputs_unchanged(task_class, job, before)
         end = time.time()
         provenance = _provenance(shared, job, start, end)
         # Inside the try: outputs a store cannot write fail this state only.
         cache.publish(directory, job.checksum, outputs, provenance)
-    except Exception as exc:  # a task's own failure is data, not a crash
+    except (Exception, SystemExit) as exc:  # a task's own failure is data, not a crash
         return record_failure(task_class, cache, job, exc, start, directory)
     return Outcome(job.checksum, directory, outputs, None, end - start)
+
+
+def settle_lost_batch(batch: JobBatch, exc: BaseException) -> list[Outcome]:
+    """The outcomes of a batch lost as a whole (its worker's future raised).
+
+    Each state is settled under its lock: a state that published a valid
+    entry before the loss keeps it; any other is errored, with ``exc`` (and
+    the worker facts in ``exc.details``, when it has them) in its
+    ``_error.json``. The engine calls this for every worker, so a process
+    killed mid-batch never takes the run with it.
+    """
+    cache = Cache.from_spec(batch.cache)
+    start = time.time()
+    details: dict[str, Any] = getattr(exc, "details", None) or {}
+    return [_settle(batch, cache, job, exc, start, details) for job in batch.jobs]
+
+
+def _settle(
+    batch: JobBatch,
+    cache: Cache,
+    job: Job,
+    exc: BaseException,
+    start: float,
+    details: dict[str, Any],
+) -> Outcome:
+    name = batch.task_class.__name__
+    with cache.lock(job.checksum):
+        found = cache.load(name, job.checksum)
+        if found is not None:
+            return Outcome(job.checksum, found.output_dir, found.outputs)
+        directory = cache.entry_dir(name, job.checksum)
+        with suppress(OSError):  # else the error stays in memory (record_failure)
+            directory.mkdir(parents=True, exist_ok=True)
+        return record_failure(
+            batch.task_class, cache, job, exc, start, directory, **details
+        )
 
 
 def record_failure(
@@ -129,9 +166,10 @@ def record_failure(
 ) -> Outcome:
     """Write ``_error.json`` for ``job`` and return its errored Outcome.
 
-    Workers call it too, for states their job never ran to the end (a SLURM
-    job cancelled or timed out), so every failure is recorded the same way;
-    ``extra`` adds worker facts (job id, scheduler state, log tail).
+    :func:`settle_lost_batch` calls it too, for states a lost batch never ran
+    to the end (a process killed, a SLURM job cancelled or timed out), so
+    every failure is recorded the same way; ``extra`` adds worker facts (job
+    id, scheduler state, log tail).
     """
     error = {**_error_record(task_class, job, exc, start), **extra}
     error["output_dir"] = str(directory)
@@ -147,7 +185,7 @@ def _checked_outputs(task_class: type[Task], raw: Mapping[str, Any]) -> dict[str
     name = f"{task_class.__name__}.Outputs"
     return {
         spec.name: coerce(raw[spec.name], spec.type, task=name, field=spec.name)
-        for spec in task_class._output_specs
+        for spec in output_specs(task_class)
     }
 
 
@@ -212,7 +250,7 @@ def _shared_provenance(task_class: type[Task], worker: str) -> bytes:
     """
     shared = {
         "task": f"{task_class.__module__}.{task_class.__qualname__}",
-        "operation_hash": task_class._operation_hash().hex(),
+        "operation_hash": operation_hash(task_class).hex(),
         "worker": worker,
         **_host(),
     }

@@ -16,11 +16,13 @@ worker. Algorithm (as ewoks' lazy evaluation over its hash tree):
 2. *Run.* A pending state is ready when every pending state it reads is done
    (no barrier on a whole upstream split). Ready states wait in one queue per
    task class, so that a batch holds states of one class, from any graph.
-   Batches go to the worker while fewer than ``worker.max_in_flight()`` are
-   outstanding, the class whose most downstream ready state comes last in
+   Batches go to the worker through the one :class:`Dispatcher` loop while
+   fewer than ``worker.max_in_flight()`` are outstanding, the class whose most downstream ready state comes last in
    its graph first: results flow down the graph instead of piling up.
 3. *Failure.* A failed state's dependants, transitively, are skipped with the
-   reason recorded; every other state still runs and is cached.
+   reason recorded; every other state still runs and is cached. A batch lost
+   as a whole (its process died) settles its states as failed or found, by
+   the dispatcher's lost-batch rule.
 """
 
 from __future__ import annotations
@@ -28,15 +30,15 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
+from pydra_lite.engine.dispatch import Dispatcher
 from pydra_lite.engine.job import JobBatch, Outcome
 from pydra_lite.engine.workflow import GraphNode, WorkflowGraph
 
 if TYPE_CHECKING:
     from pydra_lite.engine.cache import Cache
-    from pydra_lite.workers.base import Worker
+    from pydra_lite.engine.worker import Worker
 
 StateKey = tuple[GraphNode, int]
 _Queued = tuple[int, int, int, StateKey]
@@ -159,20 +161,13 @@ class WorkflowRun:
         heapq.heappush(self._queues[node.task_class], entry)
 
     def _execute(self) -> None:
-        in_flight: dict[Future[list[Outcome]], list[StateKey]] = {}
-        limit = self.worker.max_in_flight()
-        while self._queues or in_flight:
-            while self._queues and len(in_flight) < limit:
+        dispatcher: Dispatcher[list[StateKey]] = Dispatcher(self.worker)
+        while self._queues or dispatcher.busy():
+            while self._queues and dispatcher.has_room():
                 keys = self._next_batch()
-                batch = self._batch(keys)
-                outcomes = self.worker.run_inline(batch)
-                if outcomes is None:
-                    in_flight[self.worker.submit(batch)] = keys
-                else:  # the serial worker: no future, a chain runs a batch per node
-                    self._finish_batch(keys, outcomes)
-            if in_flight:
-                for future in wait(in_flight, return_when=FIRST_COMPLETED).done:
-                    self._finish_batch(in_flight.pop(future), future.result())
+                dispatcher.send(self._batch(keys), keys)
+            for keys, outcomes in dispatcher.finished():
+                self._finish_batch(keys, outcomes)
 
     def _next_batch(self) -> list[StateKey]:
         """Up to a batch of ready states of the class whose best state goes first."""

@@ -25,23 +25,23 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
 from tqdm.std import tqdm
 
-from pydra_lite.compose.base import Task, register_runner
+from pydra_lite.compose.base import Task, check_mandatory, output_specs, register_runner
 from pydra_lite.compose.workflow import WorkflowTask
 from pydra_lite.engine.cache import Cache, CacheSpec, default_cache_dir
-from pydra_lite.engine.graph import Node
+from pydra_lite.engine.dispatch import Dispatcher
 from pydra_lite.engine.job import Job, JobBatch, Outcome
+from pydra_lite.engine.node import Node
 from pydra_lite.engine.result import Result, StateResults
 from pydra_lite.engine.schedule import WorkflowRun
 from pydra_lite.engine.stores import Store
+from pydra_lite.engine.worker import Worker, get_worker
 from pydra_lite.engine.workflow import WorkflowGraph
 from pydra_lite.errors import TaskFailedError
-from pydra_lite.workers.base import Worker, get_worker
 
 PROGRESS_MIN_STATES = 50
 """Runs with fewer states than this show no progress bar."""
@@ -132,7 +132,7 @@ class _NodeRun:
         self.cache = submitter.cache
         self.node = node
         self.rerun = rerun
-        self.names = [spec.name for spec in node.task_class._output_specs]
+        self.names = [spec.name for spec in output_specs(node.task_class)]
         self._known: set[str] | None = None  # entry names in the root, if scanned
 
     def run(self) -> Result:
@@ -149,7 +149,7 @@ class _NodeRun:
 
     def _single(self, start: float) -> Result:
         job = next(self.node.jobs())
-        outcome = self._lookup(job) or self._submit([job]).result()[0]
+        outcome = self._lookup(job) or self._run_one(job)
         outputs = None
         if outcome.outputs is not None:
             outputs = self.node.task_class.Outputs(**outcome.outputs)
@@ -227,7 +227,7 @@ class _NodeRun:
         total = self.node.state.size
         if not self.rerun:
             self._known = self.cache.entry_names(4 * total + 64)
-        in_flight: dict[Future[list[Outcome]], list[int]] = {}
+        dispatcher: Dispatcher[list[int]] = Dispatcher(worker)
         batch: list[Job] = []
         indices: list[int] = []
         size = worker.batch_size(total)
@@ -242,15 +242,15 @@ class _NodeRun:
                 batch.append(job)
                 indices.append(index)
                 if len(batch) >= size:
-                    in_flight[self._submit(batch)] = indices
+                    dispatcher.send(self._batch(batch), indices)
                     batch, indices = [], []
                     size = worker.batch_size(total - index - 1)
-                    while len(in_flight) >= worker.max_in_flight():
-                        yield from _drain(in_flight, bar, FIRST_COMPLETED)
+                    while not dispatcher.has_room():
+                        yield from _placed(dispatcher, bar)
             if batch:
-                in_flight[self._submit(batch)] = indices
-            while in_flight:
-                yield from _drain(in_flight, bar, FIRST_COMPLETED)
+                dispatcher.send(self._batch(batch), indices)
+            while dispatcher.busy():
+                yield from _placed(dispatcher, bar)
 
     def _lookup(self, job: Job) -> Outcome | None:
         if self.rerun:
@@ -260,12 +260,17 @@ class _NodeRun:
             return None
         return Outcome(job.checksum, entry.output_dir, entry.outputs, cached=True)
 
-    def _submit(self, jobs: list[Job]) -> Future[list[Outcome]]:
+    def _batch(self, jobs: list[Job]) -> JobBatch:
         worker = self.sub.worker
-        batch = JobBatch(
+        return JobBatch(
             self.node.task_class, self.cache.spec, jobs, worker.name, self.rerun
         )
-        return worker.submit(batch)
+
+    def _run_one(self, job: Job) -> Outcome:
+        dispatcher: Dispatcher[None] = Dispatcher(self.sub.worker)
+        dispatcher.send(self._batch([job]), None)
+        ((_, outcomes),) = dispatcher.finished()
+        return outcomes[0]
 
 
 def _run_graphs(
@@ -287,7 +292,7 @@ def _run_graphs(
 
 
 def _workflow_graph(task: WorkflowTask) -> WorkflowGraph:
-    task._check_mandatory()
+    check_mandatory(task)
     return WorkflowGraph(task)
 
 
@@ -325,7 +330,7 @@ def _graph_result(cache: Cache, run: WorkflowRun, index: int, start: float) -> R
 
 def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
     """One Result for a split workflow: outputs as lists over its states."""
-    names = [spec.name for spec in node.task_class._output_specs]
+    names = [spec.name for spec in output_specs(node.task_class)]
     errors = [error for state in states for error in state.errors]
     gathered = {
         name: [getattr(s.outputs, name) if s.outputs else None for s in states]
@@ -343,13 +348,11 @@ def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
     )
 
 
-def _drain(
-    in_flight: dict[Future[list[Outcome]], list[int]], bar: Any, when: str
+def _placed(
+    dispatcher: Dispatcher[list[int]], bar: Any
 ) -> Iterator[tuple[int, Outcome]]:
-    done, _ = wait(in_flight, return_when=when)
-    for future in done:
-        indices = in_flight.pop(future)
-        outcomes = future.result()
+    """Each outcome of the batches done, with its state's index."""
+    for indices, outcomes in dispatcher.finished():
         bar.update(len(outcomes))
         yield from zip(indices, outcomes, strict=True)
 

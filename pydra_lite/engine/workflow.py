@@ -23,13 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeAlias
 
-from pydra_lite.compose.base import Task
+from pydra_lite.compose.base import Task, input_values, operation_hash, state_of
 from pydra_lite.compose.lazy import LazyField
-from pydra_lite.compose.workflow import WorkflowTask
-from pydra_lite.engine.graph import input_digests, state_checksum
+from pydra_lite.compose.workflow import WorkflowTask, build_workflow
 from pydra_lite.engine.job import Job
+from pydra_lite.engine.node import input_digests, state_checksum
 from pydra_lite.errors import WorkflowError
-from pydra_lite.hash import combine_digests
+from pydra_lite.hashing import combine_digests
 from pydra_lite.state import State
 
 _EMPTY = State.empty()
@@ -51,7 +51,7 @@ class GraphNode:
         self.task = task
         self.task_class = type(task)
         self.order = order
-        values = task._inputs()
+        values = input_values(task)
         self.lazy = {f: v for f, v in values.items() if isinstance(v, LazyField)}
         self.upstream = {f: _find(built, name, v) for f, v in self.lazy.items()}
         self.state = self._make_state()
@@ -82,12 +82,7 @@ class GraphNode:
             if up.kept.dims:
                 state = state.outer(up.kept)
         if self.task.splitter is not None:
-            own = self.task._state()
-            splitter = _qualify_splitter(self.name, self.task.splitter)
-            lengths = {
-                f"{self.name}.{d}": len(getattr(self.task, d)) for d in own.names
-            }
-            state = state.outer(State.from_splitter(splitter, lengths))
+            state = state.outer(state_of(self.task).qualified(f"{self.name}."))
         return state
 
     def upstream_index(self, field: str, index: tuple[int, ...]) -> int:
@@ -186,13 +181,6 @@ def _qualify(node: str, name: str) -> str:
     return prefix + name
 
 
-def _qualify_splitter(node: str, splitter: Any) -> Any:
-    if isinstance(splitter, str):
-        return f"{node}.{splitter}"
-    qualified = [_qualify_splitter(node, part) for part in splitter]
-    return tuple(qualified) if isinstance(splitter, tuple) else qualified
-
-
 class WorkflowGraph:
     """A workflow's nodes (flattened, in order) and its outputs."""
 
@@ -223,7 +211,7 @@ class WorkflowGraph:
         for node in self.sinks:
             if node.name not in returned:
                 parts += (b"sink", *node.out_keys)
-        op_hash = type(workflow)._operation_hash()
+        op_hash = operation_hash(type(workflow))
         return combine_digests(b"workflow", op_hash, *parts).hex()
 
     def output_values(self, outputs: Outputs) -> dict[str, Any]:
@@ -239,7 +227,7 @@ def _flatten(
     workflow: WorkflowTask, prefix: str
 ) -> tuple[dict[str, Task], dict[str, LazyField]]:
     """Nodes of ``workflow`` with nested workflows replaced by their own nodes."""
-    graph = workflow._build(prefix)
+    graph = build_workflow(workflow, prefix)
     tasks: dict[str, Task] = {}
     aliases: dict[tuple[str, str], LazyField] = {}
     for name, task in graph.nodes.items():
@@ -262,7 +250,7 @@ def _flatten(
 
 
 def _resolve_aliases(task: Task, aliases: Mapping[tuple[str, str], LazyField]) -> Task:
-    for field, value in task._inputs().items():
+    for field, value in input_values(task).items():
         if isinstance(value, LazyField) and (value.node, value.field) in aliases:
             setattr(task, field, aliases[value.node, value.field])
     return task

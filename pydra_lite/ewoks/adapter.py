@@ -27,11 +27,11 @@ from typing import Any
 import attrs
 
 from pydra_lite.compose import python
-from pydra_lite.compose.base import UNSET
+from pydra_lite.compose.base import UNSET, input_specs, output_specs
 from pydra_lite.compose.base import Task as PydraTask
 from pydra_lite.errors import WorkflowError
 from pydra_lite.ewoks.task import MISSING_DATA, Task
-from pydra_lite.hash import hash_function
+from pydra_lite.hashing import hash_function
 
 TASK_TYPES = ("class", "method")
 
@@ -167,9 +167,9 @@ class Ports:
 
     @classmethod
     def of(cls, task_class: type[PydraTask]) -> Ports:
-        specs = task_class._input_specs
+        specs = input_specs(task_class)
         inputs = tuple(s.name for s in specs)
-        outputs = tuple(s.name for s in task_class._output_specs)
+        outputs = tuple(s.name for s in output_specs(task_class))
         required = tuple(s.name for s in specs if s.default is UNSET)
         name = task_class.__name__
         return cls(

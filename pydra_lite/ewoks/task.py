@@ -78,6 +78,11 @@ class _Namespace:
         return iter(self._values)
 
 
+def _items(namespace: _Namespace) -> Iterator[tuple[str, Any]]:
+    """Every (name, value) of a namespace, in order (MISSING_DATA included)."""
+    return ((name, namespace[name]) for name in namespace)
+
+
 class _Inputs(_Namespace):
     """Read-only: a task reads its inputs and sets its outputs."""
 
@@ -175,11 +180,11 @@ class Task:
 
     def get_input_values(self) -> dict[str, Any]:
         """The inputs that have a value, by name."""
-        return {k: v for k, v in self.inputs._values.items() if v is not MISSING_DATA}
+        return {k: v for k, v in _items(self.inputs) if v is not MISSING_DATA}
 
     def get_output_values(self) -> dict[str, Any]:
         """The outputs that ``run()`` set, by name."""
-        return {k: v for k, v in self.outputs._values.items() if v is not MISSING_DATA}
+        return {k: v for k, v in _items(self.outputs) if v is not MISSING_DATA}
 
     def run(self) -> None:
         """Compute the outputs from the inputs; subclasses define it."""
@@ -189,7 +194,7 @@ class Task:
     def execute(self) -> dict[str, Any]:
         """Run and return every output (unset ones as MISSING_DATA)."""
         self.run()
-        return dict(self.outputs._values)
+        return dict(_items(self.outputs))
 
 
 def _extend(inherited: tuple[str, ...], added: Sequence[str]) -> tuple[str, ...]:

@@ -7,6 +7,10 @@ round trip between processes), so batches are at most a quarter of a
 process's share of what is left and, once batches have come back, never
 below 10 ms of work.
 
+A pool process that dies (a segfault, the out-of-memory killer, ``os._exit``)
+breaks the pool: every batch it had is lost (the engine settles their
+states), and the next batch starts a new pool.
+
 The pool starts when the worker is made, not on the first batch, so that its
 start-up overlaps the hashing of the inputs. How it starts:
 
@@ -26,6 +30,7 @@ import os
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from pydra_lite.workers.pickled import PickledBatchWorker, run_pickled
 
@@ -49,7 +54,22 @@ class ConcurrentFuturesWorker(PickledBatchWorker):
         self._start()
 
     def _send(self, pickled_class: bytes, jobs: bytes) -> Future[bytes]:
-        return self._get_pool().submit(run_pickled, pickled_class, jobs)
+        try:
+            return self._get_pool().submit(run_pickled, pickled_class, jobs)
+        except BrokenProcessPool:  # a process died: its batches are lost, not ours
+            self._replace_pool()
+            return self._get_pool().submit(run_pickled, pickled_class, jobs)
+
+    def _replace_pool(self) -> None:
+        """Drop a broken pool (its processes are gone or going) for a new one.
+
+        The engine settles the batches the broken pool lost; the next ones
+        run on fresh processes, so one state that kills its process fails
+        alone, with the batches that shared the pool at that moment.
+        """
+        broken, self._pool = self._pool, None
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
 
     def _total_threads(self) -> int:
         return self.n_procs

@@ -29,7 +29,7 @@ import cloudpickle
 
 from pydra_lite.compose.base import Task
 from pydra_lite.engine.job import JobBatch, Outcome, run_batch
-from pydra_lite.workers.base import Worker
+from pydra_lite.engine.worker import Worker
 
 _IN_FLIGHT_PER_THREAD = 2
 """One batch running and one waiting on every thread: a process starts its

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 
 from pydra_lite.engine.job import JobBatch, Outcome, run_batch
-from pydra_lite.workers.base import Worker
+from pydra_lite.engine.worker import Worker
 
 
 class SerialWorker(Worker):

@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from pydra_lite import StateError, TaskInputError, python
+from pydra_lite.compose.base import check_mandatory
 
 
 @python.define
@@ -156,7 +157,7 @@ def test_unknown_input_lists_the_known_ones() -> None:
 def test_mandatory_input_may_wait_until_submission() -> None:
     task = Add()
     with pytest.raises(TaskInputError, match=r"Add: mandatory input 'a' \(int\)"):
-        task._check_mandatory()
+        check_mandatory(task)
 
 
 def test_split_and_combine_return_new_objects() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pydra_lite import python
-from pydra_lite.engine.graph import Node, state_checksum
+from pydra_lite.engine.node import Node, state_checksum
 
 
 @python.define(outputs=["out"])

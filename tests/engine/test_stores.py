@@ -21,9 +21,14 @@ from fileformats.generic import Directory, File
 # Imported here, at collection, so that the stores they register exist before
 # the autouse fixture snapshots the registries (get_store would import them lazily).
 from pydra_lite import CacheWarning, Submitter, output_dir, python
-from pydra_lite.engine import json_store, nexus_store
-from pydra_lite.engine.stores import RESULT_FORMAT, InvalidEntry, Store, get_store
-from pydra_lite.errors import StoreError
+from pydra_lite.engine.stores import (
+    RESULT_FORMAT,
+    Store,
+    get_store,
+    json_store,
+    nexus_store,
+)
+from pydra_lite.errors import InvalidEntryError, StoreError
 
 h5py = pytest.importorskip("h5py")
 
@@ -272,7 +277,7 @@ def test_deleted_output_file_makes_the_entry_invalid(
     store = get_store(store_name)
     store.dump(str(entry / store.filename), CHECKSUM, {"out": make_file(entry)})
     (entry / "out.txt").unlink()
-    with pytest.raises(InvalidEntry, match="out.txt"):
+    with pytest.raises(InvalidEntryError, match="out.txt"):
         store.load(str(entry / store.filename), CHECKSUM)
 
 
@@ -434,7 +439,7 @@ def test_damaged_file_is_an_invalid_entry(
     path = entry / store.filename
     store.dump(str(path), CHECKSUM, {"out": [1, 2.5], "point": Point(1, 2.0)})
     path.write_bytes(DAMAGES[damage](path.read_bytes()))
-    with pytest.raises(InvalidEntry, match="unreadable"):
+    with pytest.raises(InvalidEntryError, match="unreadable"):
         store.load(str(path), CHECKSUM)
 
 
@@ -444,7 +449,7 @@ def test_json_truncated_anywhere_is_an_invalid_entry(entry: Path) -> None:
     data = path.read_bytes()
     for size in range(len(data) - 1):  # a prefix that lacks at least "}\n"
         path.write_bytes(data[:size])
-        with pytest.raises(InvalidEntry):
+        with pytest.raises(InvalidEntryError):
             get_store("json").load(str(path), CHECKSUM)
 
 
@@ -454,7 +459,7 @@ def test_file_for_another_checksum_is_an_invalid_entry(
 ) -> None:
     store = get_store(store_name)
     store.dump(str(entry / store.filename), CHECKSUM, {"out": 1})
-    with pytest.raises(InvalidEntry, match="written for checksum"):
+    with pytest.raises(InvalidEntryError, match="written for checksum"):
         store.load(str(entry / store.filename), "f" * 64)
 
 
@@ -470,7 +475,7 @@ def test_file_of_another_result_format_is_an_invalid_entry(
     else:
         with h5py.File(path, "a") as handle:
             handle.attrs["format"] = 99
-    with pytest.raises(InvalidEntry, match="result format 99"):
+    with pytest.raises(InvalidEntryError, match="result format 99"):
         store.load(str(path), CHECKSUM)
 
 

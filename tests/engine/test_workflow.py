@@ -15,6 +15,7 @@ from pydra_lite import (
     python,
     workflow,
 )
+from pydra_lite.compose.workflow import build_workflow
 
 RAN: list[str] = []
 
@@ -167,7 +168,7 @@ def test_connection_type_is_checked_when_made() -> None:
     with pytest.raises(
         ConnectionTypeError, match=r"Add\.out \(int\) to Label\.x \(str\)"
     ):
-        Bad(x=1)._build()
+        build_workflow(Bad(x=1))
 
 
 def test_duplicate_node_name_says_how_to_fix() -> None:
@@ -177,7 +178,7 @@ def test_duplicate_node_name_says_how_to_fix() -> None:
         return workflow.add(Add(a=x)).out
 
     with pytest.raises(WorkflowError, match="name='Add_2'"):
-        Twice(x=1)._build()
+        build_workflow(Twice(x=1))
 
 
 def test_splitting_over_a_lazy_output_is_refused_clearly() -> None:
@@ -187,7 +188,7 @@ def test_splitting_over_a_lazy_output_is_refused_clearly() -> None:
         return workflow.add(Add().split(a=added.out)).out
 
     with pytest.raises(StateError, match="lazy output"):
-        Lazy(x=1)._build()
+        build_workflow(Lazy(x=1))
 
 
 def test_failed_state_skips_dependants_and_siblings_are_cached(cache_dir: Path) -> None:

@@ -52,6 +52,17 @@ def Pid(a: int) -> int:
 
 
 @python.define
+def DieOnMarker(a: int, marker: str) -> int:
+    """SIGKILLs the process it runs in for ``a == 1`` while ``marker`` exists."""
+    import os
+    import signal
+
+    if a == 1 and os.path.exists(marker):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return a
+
+
+@python.define
 def Add(a: int, b: int = 1) -> int:
     return a + b
 
@@ -86,6 +97,32 @@ class WorkerContract:
         name, options = worker
         with Submitter(cache_dir=cache_dir, worker=name, **options) as sub:
             return sub(task, **kw)
+
+    def dying(self, worker: tuple[Any, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        """The worker to run :class:`DieOnMarker` on (serial simulates the death)."""
+        return worker
+
+    def test_state_that_kills_its_process_is_errored_and_the_run_returns(
+        self, worker, cache_dir: Path, tmp_path: Path
+    ) -> None:  # type: ignore[no-untyped-def]
+        """A lost batch is the engine's to settle: the killer is errored with its
+        ``_error.json``, every other state is right or errored (never lost), the
+        Submitter returns, and a rerun runs only what did not finish."""
+        marker = tmp_path / "die"
+        marker.touch()
+        task = DieOnMarker(marker=str(marker)).split(a=list(range(6)))
+        result = self.submit(self.dying(worker), cache_dir, task, raise_errors=False)
+        assert result.errored and result.states[1].errored
+        for a, state in enumerate(result.states):
+            if state.errored:
+                assert (state.output_dir / "_error.json").exists()
+            else:
+                assert state.outputs.out == a
+        done_before = [not state.errored for state in result.states]
+        marker.unlink()
+        again = self.submit(worker, cache_dir, task)
+        assert again.outputs.out == list(range(6))
+        assert [state.cached for state in again.states] == done_before
 
     def test_single_task(self, worker, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
         result = self.submit(worker, cache_dir, Inc(a=1))

@@ -14,8 +14,8 @@ import pytest
 
 from pydra_lite import Submitter, WorkerError, python
 from pydra_lite.engine.cache import CacheSpec
-from pydra_lite.engine.graph import Node
 from pydra_lite.engine.job import JobBatch
+from pydra_lite.engine.node import Node
 from pydra_lite.workers import pickled
 
 from .contract import FailOdd, Inc, Pid, WorkerContract

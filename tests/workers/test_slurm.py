@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pydra_lite import Submitter, python
-from pydra_lite.workers.slurm_queue import has_slurm
+from pydra_lite.workers.slurm.queue import has_slurm
 
 from .contract import Inc, WorkerContract
 

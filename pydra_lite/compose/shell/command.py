@@ -39,6 +39,9 @@ from pydra_lite.errors import (
     CommandError,
     ExecutableNotFoundError,
     OutputNotFoundError,
+    PathTemplateError,
+    TaskInputError,
+    TemplateError,
 )
 
 STDERR_LIMIT = 20_000
@@ -156,7 +159,7 @@ def output_name(
         if isinstance(field, OutArg) and field.optional:
             return None
         msg = f"{task}: output {field.name!r} is not optional; set it to True or to a file name"
-        raise ValueError(msg)
+        raise TemplateError(msg)
     if choice is True or choice is None:
         template = field.path_template or field.name
         return render_path_template(template, inputs, file_type(field.type))
@@ -172,7 +175,7 @@ def check_relative(task: str, name: str, path: str) -> str:
             f"output directory, got {path!r}; outputs live in the cache entry "
             "(copy them elsewhere after the run if needed)"
         )
-        raise ValueError(msg)
+        raise PathTemplateError(msg)
     return path
 
 
@@ -291,7 +294,9 @@ def _typed_path(command: Command, name: str, path: Path) -> Any:
     except (TypeError, ValueError) as exc:  # fileformats' FormatMismatchError
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         msg = f"{command.task}: output {name!r} ({path}) is not a valid {kind.__name__}: {reason}"
-        raise TypeError(msg) from exc
+        raise TaskInputError(
+            msg, task=f"{command.task}.Outputs", field=name, value=path
+        ) from exc
 
 
 def _file_field(command: Command, name: str) -> OutArg | Out:

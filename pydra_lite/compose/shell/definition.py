@@ -26,7 +26,7 @@ from pydra_lite.compose.shell import fields as fl
 from pydra_lite.compose.shell.fields import KEEP, Arg, F, Item, Out, OutArg, Word
 from pydra_lite.compose.shell.task import build_class
 from pydra_lite.compose.shell.template import parse_template
-from pydra_lite.errors import TemplateError
+from pydra_lite.errors import TaskDefinitionError, TemplateError
 
 
 def define(
@@ -63,9 +63,9 @@ def define(
             return _from_class(obj, name, version)
         if inspect.isclass(obj):
             msg = f"shell.define: class {obj.__name__} describes its fields itself; inputs=, outputs= and help= are for templates"
-            raise TypeError(msg)
+            raise TaskDefinitionError(msg)
         msg = f"shell.define takes a template string or a class, not {obj!r} ({type(obj).__name__})"
-        raise TypeError(msg)
+        raise TaskDefinitionError(msg)
 
     return build if wrapped is None else build(wrapped)
 
@@ -99,7 +99,7 @@ def _as_input(key: str, value: Any) -> Arg:
     if isinstance(value, Arg):
         return attrs.evolve(value, name=key)
     msg = f"shell.define(inputs=...): {key!r} must be shell.arg(...) or its help text, not {value!r}"
-    raise TypeError(msg)
+    raise TaskDefinitionError(msg)
 
 
 def _as_output(key: str, value: Any) -> OutArg | Out:
@@ -110,7 +110,7 @@ def _as_output(key: str, value: Any) -> OutArg | Out:
     if callable(value):
         return Out(name=key, callable=value)
     msg = f"shell.define(outputs=...): {key!r} must be shell.outarg(...), shell.out(...), a callable or its help text, not {value!r}"
-    raise TypeError(msg)
+    raise TaskDefinitionError(msg)
 
 
 def _override(items: list[Item], key: str, field: Arg | OutArg) -> None:

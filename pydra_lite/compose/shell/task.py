@@ -31,6 +31,7 @@ from pydra_lite.compose.base import (
     OutputSpec,
     StateArray,
     Task,
+    input_values,
     make_task_class,
 )
 from pydra_lite.compose.shell import fields as fl
@@ -41,8 +42,8 @@ from pydra_lite.compose.shell.command import (
     run_command,
 )
 from pydra_lite.compose.shell.fields import KEEP, Arg, Item, Out, OutArg
-from pydra_lite.errors import StateError, TemplateError
-from pydra_lite.hash import combine_digests, hash_function
+from pydra_lite.errors import StateError, TemplateError, WorkflowError
+from pydra_lite.hashing import combine_digests, hash_function
 
 RESERVED = ("return_code", "stdout", "stderr")
 CALLABLE_PARAMETERS = ("output_dir", "inputs", "stdout", "stderr", "return_code")
@@ -66,11 +67,11 @@ class ShellTask(Task):
             msg = f"{type(self).__name__} is split; cmdline shows one state, so ask an unsplit copy"
             raise StateError(msg)
         self._check_mandatory()
-        inputs = self._inputs()
+        inputs = input_values(self)
         lazy = [key for key, value in inputs.items() if _is_lazy(value)]
         if lazy:
             msg = f"{type(self).__name__}: inputs {lazy} are workflow connections; cmdline is known when they run"
-            raise ValueError(msg)
+            raise WorkflowError(msg)
         return shlex.join(command_args(self._command, inputs))
 
     def _check_mandatory(self) -> None:
@@ -97,7 +98,7 @@ def _check_output_choice(task: str, field: OutArg, value: Any) -> None:
     for choice in choices:
         if choice is False and not field.optional:
             msg = f"{task}: output {field.name!r} is not optional; set it to True or to a file name"
-            raise ValueError(msg)
+            raise TemplateError(msg)
         if isinstance(choice, str):
             check_relative(task, field.name, choice)
 

@@ -13,7 +13,7 @@ from fileformats.medimage import NiftiGz
 
 from pydra_lite import TaskInputError
 from pydra_lite.compose import shell
-from pydra_lite.compose.base import UNSET
+from pydra_lite.compose.base import UNSET, operation_hash
 from pydra_lite.compose.shell import TemplateError
 
 Tool = shell.define(
@@ -233,14 +233,14 @@ def test_task_class_survives_cloudpickle() -> None:
     Local = shell.define("echo <text:str> -n<no_newline>")
     copy = cloudpickle.loads(cloudpickle.dumps(Local))
     assert copy(text="hi").cmdline == "echo hi"
-    assert copy._operation_hash() == Local._operation_hash()
+    assert operation_hash(copy) == operation_hash(Local)
 
 
 # --- the operation hash -------------------------------------------------------------
 
 
 def _digest(template: str, **options: Any) -> bytes:
-    return shell.define(template, **options)._operation_hash()
+    return operation_hash(shell.define(template, **options))
 
 
 def test_same_definition_same_operation_hash() -> None:

@@ -25,10 +25,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from pydra_lite.compose.base import StateArray, Task
+from pydra_lite.compose.base import (
+    StateArray,
+    Task,
+    check_mandatory,
+    input_values,
+    operation_hash,
+    state_of,
+)
 from pydra_lite.compose.lazy import LazyField
 from pydra_lite.engine.job import Job
-from pydra_lite.hash import DIGEST_SIZE, combine_digests, combine_hasher, hash_object
+from pydra_lite.hashing import DIGEST_SIZE, combine_digests, combine_hasher, hash_object
 
 DIGEST_PAD = b"\0" * DIGEST_SIZE
 """Stands for a varying field's digest when sizing the preimage: all digests are this long."""
@@ -39,7 +46,7 @@ def state_checksum(task_class: type[Task], digests: dict[str, bytes]) -> str:
     parts: list[bytes] = []
     for field in sorted(digests):
         parts += (field.encode(), digests[field])
-    return combine_digests(b"job", task_class._operation_hash(), *parts).hex()
+    return combine_digests(b"job", operation_hash(task_class), *parts).hex()
 
 
 def input_digests(
@@ -108,14 +115,14 @@ class Node:
     """One task object, expanded into the jobs of its states."""
 
     def __init__(self, task: Task) -> None:
-        task._check_mandatory()
+        check_mandatory(task)
         self.task = task
         self.task_class = type(task)
         self.name = self.task_class.__name__
-        self.state = task._state()
+        self.state = state_of(task)
         self.is_split = task.splitter is not None
-        self._op_hash = self.task_class._operation_hash()
-        self._values = task._inputs()
+        self._op_hash = operation_hash(self.task_class)
+        self._values = input_values(task)
         self._fixed_digests, self._split_digests = input_digests(self._values)
         self._split_dims = {
             name: self.state.dim_of(name) for name in task.split_names()

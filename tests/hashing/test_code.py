@@ -7,26 +7,19 @@ import importlib.util
 import itertools
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from pydra_lite import files, identity
+from pydra_lite.compose.base import operation_hash
 from pydra_lite.errors import HashingError
-from pydra_lite.hash import hash_function
+from pydra_lite.hashing import code as code_hash
+from pydra_lite.hashing import hash_function
 
 _counter = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def isolated_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(tmp_path / "memo.sqlite"))
-    files.reset_memo()
-    yield
-    files.reset_memo()
 
 
 def op(load: Callable[..., ModuleType], source: str, name: str = "task") -> bytes:
@@ -112,7 +105,7 @@ def test_library_calls_count_as_name_and_version(
 ) -> None:
     source = "import json\ndef task(a):\n    return json.dumps(a)\n"
     before = op(load, source)
-    monkeypatch.setattr(identity, "_package_version", lambda module: "python9.9")
+    monkeypatch.setattr(code_hash, "_package_version", lambda module: "python9.9")
     assert op(load, source) != before
 
 
@@ -231,13 +224,13 @@ def test_a_task_class_counts_by_its_users_code_not_by_attrs_methods(
     """attrs gives a task class methods from its own files (``__setattr__``
     with converters, labelled with the user's module): only the user's count."""
     module = load(TASK_REFERENCE, name="task_reference")
-    assert [f.__name__ for f in identity._class_functions(module.Add)] == ["Add"]
-    digest = module.Twice._operation_hash()
+    assert [f.__name__ for f in code_hash._class_functions(module.Add)] == ["Add"]
+    digest = operation_hash(module.Twice)
     same = load(TASK_REFERENCE, name="task_reference")
-    assert same.Twice._operation_hash() == digest
+    assert operation_hash(same.Twice) == digest
     changed = TASK_REFERENCE.replace("b: int = 1", "b: int = 2")
     edited = load(changed, name="task_reference")
-    assert edited.Twice._operation_hash() != digest  # the default is the user's code
+    assert operation_hash(edited.Twice) != digest  # the default is the user's code
 
 
 ADD_TASK = """
@@ -257,7 +250,7 @@ def test_a_notebooks_task_class_counts_its_cells_code_not_attrs(
     cell = types.ModuleType("notebook_like")
     monkeypatch.setitem(sys.modules, "notebook_like", cell)
     exec(compile(ADD_TASK, "/tmp/ipykernel_1/cell.py", "exec"), cell.__dict__)
-    assert [f.__name__ for f in identity._class_functions(cell.Add)] == ["Add"]
+    assert [f.__name__ for f in code_hash._class_functions(cell.Add)] == ["Add"]
 
 
 def test_a_main_module_run_from_an_installed_package_is_still_the_users(
@@ -273,13 +266,13 @@ def test_a_main_module_run_from_an_installed_package_is_still_the_users(
     main = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "__main__", main)
     spec.loader.exec_module(main)
-    assert [f.__name__ for f in identity._class_functions(main.Add)] == ["Add"]
+    assert [f.__name__ for f in code_hash._class_functions(main.Add)] == ["Add"]
 
 
 def test_memoised_per_function_object(load: Any) -> None:
     module = load(BASE)
     digest = hash_function(module.task)
-    assert identity._CODE_MEMO[module.task] == (digest, True)
+    assert code_hash._CODE_MEMO[module.task] == (digest, True)
     assert hash_function(module.task) is digest
 
 
@@ -298,7 +291,7 @@ def test_version_replaces_the_source() -> None:
     exec("def no_source(x: int) -> int:\n    return x\n", namespace)
     one = python.define(namespace["no_source"], version="1")
     two = python.define(namespace["no_source"], version="2")
-    assert one._operation_hash() != two._operation_hash()
+    assert operation_hash(one) != operation_hash(two)
 
 
 def test_library_functions_hash_by_name_and_version() -> None:

@@ -2,11 +2,11 @@
 
 Owns the one registry that turns a value into a 16-byte digest
 (:func:`bytes_repr`, a :func:`functools.singledispatch` function extended by
-:func:`register_serializer` and by a ``__bytes_repr__(self, cache)`` method)
-and the digest of a job (:func:`combine_digests`). It knows no tasks and no
-files: ``files.py`` registers the serializer of file sets, and ``identity.py``
-(re-exported here as :func:`hash_function`) the operation hash of code and the
-serializer of functions. ``docs/hashing.md`` fixes the format.
+:func:`register_serializer` and by a ``__bytes_repr__(self, cache)`` method).
+It stands on the primitives of ``digest.py`` and knows no tasks, no files and
+no code: ``files.py`` registers the serializer of file sets, and ``code.py``
+the serializers of functions (the package's ``__init__`` imports it after this
+module). ``docs/hashing.md`` fixes the format.
 
 Algorithm:
 
@@ -29,76 +29,27 @@ import datetime
 import decimal
 import enum
 import functools
-import hashlib
 import pathlib
 import struct
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydra_lite.errors import HashingError
+from pydra_lite.hashing.digest import (
+    DIGEST_SIZE,
+    blake2b,
+    combine_digests,
+    head,
+    int_bytes,
+    qualified_name,
+)
 
-__all__ = [
-    "DIGEST_SIZE",
-    "FORMAT_VERSION",
-    "bytes_repr",
-    "combine_digests",
-    "combine_hasher",
-    "hash_function",
-    "hash_object",
-    "register_serializer",
-]
+__all__ = ["Seen", "Serializer", "bytes_repr", "hash_object", "register_serializer"]
 
-DIGEST_SIZE = 16
-#: Bumped by every change to any digest; the default cache directory is keyed by it.
-FORMAT_VERSION = 2
-
-Cache = dict[int, int]
-Serializer = Callable[[Any, Cache], Iterator[bytes]]
-
-_blake2b = hashlib.blake2b
-_HEADS = {n: struct.Struct(f"<{n + 1}Q").pack for n in range(1, 33)}
-
-
-def _head(chunks: Sequence[bytes]) -> bytes:
-    """Chunk count and lengths: what makes a chunk sequence unambiguous."""
-    count = len(chunks)
-    pack = _HEADS.get(count) or struct.Struct(f"<{count + 1}Q").pack
-    return pack(count, *map(len, chunks))
-
-
-def _qualified_name(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or "?"
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
-    return f"{module}.{name}"
-
-
-def combine_digests(tag: bytes, *parts: bytes) -> bytes:
-    """Digest of a tag and an ordered sequence of byte strings.
-
-    Args:
-        tag: what is being combined (``b"job"``, ``b"split"``, ...).
-        parts: digests or short labels, in a meaningful order.
-
-    Returns:
-        The digest of the chunks ``b"combine:" + tag, *parts``.
-    """
-    chunks = (b"combine:" + tag, *parts)
-    preimage = _head(chunks) + b"".join(chunks)
-    return _blake2b(preimage, digest_size=DIGEST_SIZE).digest()
-
-
-def combine_hasher(tag: bytes, lengths: Sequence[int]) -> Any:
-    """A BLAKE2b fed the head and tag of ``combine_digests(tag, *parts)``.
-
-    For parts of the given ``lengths``, updating it with the parts in order
-    gives the same digest as :func:`combine_digests`. Computing many digests
-    that share a head and a prefix (the states of a split) then costs one
-    ``copy()`` and one ``update()`` each instead of rebuilding the preimage.
-    """
-    first = b"combine:" + tag
-    head = struct.pack(f"<{len(lengths) + 2}Q", len(lengths) + 1, len(first), *lengths)
-    return _blake2b(head + first, digest_size=DIGEST_SIZE)
+Seen = dict[int, int]
+"""Ids of the containers on the hashing stack, to their depth (cycle detection)."""
+Serializer = Callable[[Any, Seen], Iterator[bytes]]
 
 
 # --- the registry -----------------------------------------------------------
@@ -106,7 +57,7 @@ def combine_hasher(tag: bytes, lengths: Sequence[int]) -> Any:
 
 def _unhashable_msg(type_: type) -> str:
     return (
-        f"cannot hash a value of type {_qualified_name(type_)}: pydra_lite has no "
+        f"cannot hash a value of type {qualified_name(type_)}: pydra_lite has no "
         "deterministic serializer for it (it never falls back to id() or repr()). "
         f"Either register one with `pydra_lite.register_serializer({type_.__name__})`"
         " on a function `(obj, cache) -> Iterator[bytes]`, or define "
@@ -116,7 +67,7 @@ def _unhashable_msg(type_: type) -> str:
 
 
 @functools.singledispatch
-def bytes_repr(obj: Any, cache: Cache) -> Iterator[bytes]:
+def bytes_repr(obj: Any, cache: Seen) -> Iterator[bytes]:
     """Yield the preimage chunks of ``obj``, its type tag first.
 
     This is the registry: extend it with :func:`register_serializer`. Calling it
@@ -125,7 +76,7 @@ def bytes_repr(obj: Any, cache: Cache) -> Iterator[bytes]:
     return _resolve(type(obj))(obj, cache)
 
 
-def _refuse(obj: Any, cache: Cache) -> Iterator[bytes]:
+def _refuse(obj: Any, cache: Seen) -> Iterator[bytes]:
     raise HashingError(_unhashable_msg(type(obj)), type_=type(obj))
 
 
@@ -146,8 +97,8 @@ def register_serializer(
     """
 
     def register(func: Serializer) -> Serializer:
-        def serialize(obj: Any, cache: Cache) -> Iterator[bytes]:
-            yield tag or b"obj:" + _qualified_name(type(obj)).encode()
+        def serialize(obj: Any, cache: Seen) -> Iterator[bytes]:
+            yield tag or b"obj:" + qualified_name(type(obj)).encode()
             yield from func(obj, cache)
 
         serialize.__wrapped__ = func  # type: ignore[attr-defined]
@@ -200,7 +151,7 @@ def _resolve(cls: type) -> Serializer:
 
 
 def hash_object(
-    obj: Any, *, field: str | None = None, cache: Cache | None = None
+    obj: Any, *, field: str | None = None, cache: Seen | None = None
 ) -> bytes:
     """The 16-byte digest of any value the registry knows.
 
@@ -215,7 +166,7 @@ def hash_object(
     """
     leaf = _LEAVES.get(type(obj))
     if leaf is not None:  # the fast path: no dispatch, no cycle tracking
-        return _blake2b(_leaf(leaf, obj), digest_size=DIGEST_SIZE).digest()
+        return blake2b(_leaf(leaf, obj), digest_size=DIGEST_SIZE).digest()
     try:
         return _digest(obj, {} if cache is None else cache)
     except HashingError as exc:
@@ -231,23 +182,23 @@ def _leaf(leaf: tuple[bytes, Callable[[Any], bytes]], obj: Any) -> bytes:
     return head[:16] + len(data).to_bytes(8, "little") + head[16:] + data
 
 
-def _part(obj: Any, cache: Cache) -> bytes:
+def _part(obj: Any, cache: Seen) -> bytes:
     """What a child contributes to its container: its preimage or its digest."""
     leaf = _LEAVES.get(type(obj))
     return _digest(obj, cache) if leaf is None else _leaf(leaf, obj)
 
 
-def _digest(obj: Any, cache: Cache) -> bytes:
+def _digest(obj: Any, cache: Seen) -> bytes:
     key = id(obj)
     depth = cache.get(key)
     if depth is not None:
-        return combine_digests(b"backref", _int_bytes(len(cache) - depth))
+        return combine_digests(b"backref", int_bytes(len(cache) - depth))
     cache[key] = len(cache)
     try:
         chunks = list(_serializer(type(obj))(obj, cache))
     finally:
         del cache[key]
-    hasher = _blake2b(_head(chunks), digest_size=DIGEST_SIZE)
+    hasher = blake2b(head(chunks), digest_size=DIGEST_SIZE)
     for chunk in chunks:  # big chunks (arrays) are not copied into one buffer
         hasher.update(chunk)
     return hasher.digest()
@@ -256,18 +207,14 @@ def _digest(obj: Any, cache: Cache) -> bytes:
 # --- built-in serializers ---------------------------------------------------
 
 
-def _int_bytes(value: int) -> bytes:
-    return value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
-
-
 def _tag(obj: Any, tag: bytes, exact: type) -> bytes:
     """``tag``, qualified by the class name for a subclass of a builtin."""
     cls = type(obj)
-    return tag if cls is exact else tag + b":" + _qualified_name(cls).encode()
+    return tag if cls is exact else tag + b":" + qualified_name(cls).encode()
 
 
 _LEAVES: dict[type, tuple[bytes, Callable[[Any], bytes]]] = {
-    int: (b"int", _int_bytes),
+    int: (b"int", int_bytes),
     bool: (b"bool", lambda v: b"\x01" if v else b"\x00"),
     float: (b"float", struct.Struct("<d").pack),
     str: (b"str", lambda v: v.encode("utf-8", "surrogatepass")),
@@ -279,18 +226,18 @@ _VALUES: dict[type, tuple[bytes, Callable[[Any], list[bytes]]]] = {
     bytearray: (b"bytearray", lambda v: [bytes(v)]),
     complex: (b"complex", lambda v: [struct.pack("<dd", v.real, v.imag)]),
     decimal.Decimal: (b"decimal", lambda v: [str(v).encode()]),
-    range: (b"range", lambda v: [_int_bytes(i) for i in (v.start, v.stop, v.step)]),
+    range: (b"range", lambda v: [int_bytes(i) for i in (v.start, v.stop, v.step)]),
     datetime.date: (b"date", lambda v: [v.isoformat().encode()]),
     datetime.datetime: (b"datetime", lambda v: [v.isoformat().encode()]),
     datetime.time: (b"time", lambda v: [v.isoformat().encode()]),
     datetime.timedelta: (
         b"timedelta",
-        lambda v: [_int_bytes(i) for i in (v.days, v.seconds, v.microseconds)],
+        lambda v: [int_bytes(i) for i in (v.days, v.seconds, v.microseconds)],
     ),
     # Pure and concrete paths of one flavour compare equal, so they share a tag.
     pathlib.PurePosixPath: (b"path", lambda v: [str(v).encode()]),
     pathlib.PureWindowsPath: (b"windowspath", lambda v: [str(v).encode()]),
-    type: (b"type", lambda v: [_qualified_name(v).encode()]),
+    type: (b"type", lambda v: [qualified_name(v).encode()]),
 }
 
 
@@ -299,7 +246,7 @@ def _register_values(
 ) -> None:
     exact = object if issubclass(cls, pathlib.PurePath) else cls  # Path == PurePath
 
-    def serialize(obj: Any, cache: Cache) -> Iterator[bytes]:
+    def serialize(obj: Any, cache: Seen) -> Iterator[bytes]:
         yield tag if exact is object else _tag(obj, tag, exact)
         yield from parts(obj)
 
@@ -307,7 +254,7 @@ def _register_values(
 
 
 def _register_container(cls: type, tag: bytes, ordered: bool) -> None:
-    def serialize(obj: Any, cache: Cache) -> Iterator[bytes]:
+    def serialize(obj: Any, cache: Seen) -> Iterator[bytes]:
         yield _tag(obj, tag, cls)
         parts = (_part(item, cache) for item in obj)
         yield from parts if ordered else sorted(parts)
@@ -325,13 +272,13 @@ for _cls, _name in ((set, b"set"), (frozenset, b"frozenset")):
     _register_container(_cls, _name, ordered=False)
 # The fast path keeps each leaf's fixed preimage prefix: count 2, tag length, tag.
 _LEAVES = {
-    cls: (_HEADS[1](2, len(tag)) + tag, payload)
+    cls: (struct.pack("<2Q", 2, len(tag)) + tag, payload)
     for cls, (tag, payload) in _LEAVES.items()
 }
 
 
 @bytes_repr.register(dict)
-def _dict(obj: dict[Any, Any], cache: Cache) -> Iterator[bytes]:
+def _dict(obj: dict[Any, Any], cache: Seen) -> Iterator[bytes]:
     yield _tag(obj, b"dict", dict)
     pairs = sorted((_part(k, cache), _part(v, cache)) for k, v in obj.items())
     for key, value in pairs:
@@ -340,27 +287,27 @@ def _dict(obj: dict[Any, Any], cache: Cache) -> Iterator[bytes]:
 
 
 @bytes_repr.register(slice)
-def _slice(obj: slice, cache: Cache) -> Iterator[bytes]:
+def _slice(obj: slice, cache: Seen) -> Iterator[bytes]:
     yield b"slice"
     yield from (_part(part, cache) for part in (obj.start, obj.stop, obj.step))
 
 
 @bytes_repr.register(enum.Enum)
-def _enum(obj: enum.Enum, cache: Cache) -> Iterator[bytes]:
-    yield b"enum:" + _qualified_name(type(obj)).encode()
+def _enum(obj: enum.Enum, cache: Seen) -> Iterator[bytes]:
+    yield b"enum:" + qualified_name(type(obj)).encode()
     yield obj.name.encode()
 
 
-def _dunder(obj: Any, cache: Cache) -> Iterator[bytes]:
-    yield b"obj:" + _qualified_name(type(obj)).encode()
+def _dunder(obj: Any, cache: Seen) -> Iterator[bytes]:
+    yield b"obj:" + qualified_name(type(obj)).encode()
     yield from obj.__bytes_repr__(cache)
 
 
 _UNSET = b"\x00unset"  # an attrs field never set: shorter than any part
 
 
-def _attrs(obj: Any, cache: Cache) -> Iterator[bytes]:
-    yield b"attrs:" + _qualified_name(type(obj)).encode()
+def _attrs(obj: Any, cache: Seen) -> Iterator[bytes]:
+    yield b"attrs:" + qualified_name(type(obj)).encode()
     for attribute in type(obj).__attrs_attrs__:
         if attribute.eq:  # the fields that make two instances equal
             yield attribute.name.encode()
@@ -368,8 +315,8 @@ def _attrs(obj: Any, cache: Cache) -> Iterator[bytes]:
             yield _UNSET if value is _UNSET else _part(value, cache)
 
 
-def _dataclass(obj: Any, cache: Cache) -> Iterator[bytes]:
-    yield b"dataclass:" + _qualified_name(type(obj)).encode()
+def _dataclass(obj: Any, cache: Seen) -> Iterator[bytes]:
+    yield b"dataclass:" + qualified_name(type(obj)).encode()
     for field in dataclasses.fields(obj):
         if field.compare:
             yield field.name.encode()
@@ -383,7 +330,7 @@ def _register_numpy() -> None:
     def dtype_text(dtype: Any) -> bytes:
         return (dtype.str if dtype.fields is None else repr(dtype.descr)).encode()
 
-    def ndarray(obj: Any, cache: Cache) -> Iterator[Any]:
+    def ndarray(obj: Any, cache: Seen) -> Iterator[Any]:
         yield _tag(obj, b"ndarray", np.ndarray)
         yield dtype_text(obj.dtype)
         yield repr(obj.shape).encode()
@@ -392,7 +339,7 @@ def _register_numpy() -> None:
         else:  # a view: a big array is not copied
             yield np.ascontiguousarray(obj).reshape(-1).view(np.uint8).data
 
-    def scalar(obj: Any, cache: Cache) -> Iterator[bytes]:
+    def scalar(obj: Any, cache: Seen) -> Iterator[bytes]:
         yield b"numpy:" + dtype_text(obj.dtype)
         yield obj.tobytes()
 
@@ -402,8 +349,3 @@ def _register_numpy() -> None:
 
 
 _LAZY["numpy"] = _register_numpy
-
-
-# Code identity builds on this module and registers the serializers of function
-# values; importing it last lets every user of hash.py hash functions.
-from pydra_lite.identity import hash_function  # noqa: E402

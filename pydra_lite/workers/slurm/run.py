@@ -1,8 +1,8 @@
-"""What one SLURM array element runs: ``python -m pydra_lite.workers.slurm_run``.
+"""What one SLURM array element runs: ``python -m pydra_lite.workers.slurm.run``.
 
-Usage: ``python -m pydra_lite.workers.slurm_run <batch file> <outcome file>``.
+Usage: ``python -m pydra_lite.workers.slurm.run <batch file> <outcome file>``.
 
-The batch file is written by the submitter (:mod:`pydra_lite.workers.slurm_array`):
+The batch file is written by the submitter (:mod:`pydra_lite.workers.slurm.array`):
 a plain pickle of ``{"sys_path": [...], "batch": <cloudpickled JobBatch>}``.
 The submitter's ``sys.path`` entries that this process lacks are appended, so
 that tasks defined in modules it could import (a test package, a script's
@@ -26,7 +26,7 @@ import cloudpickle
 from pydra_lite.engine.job import run_batch
 from pydra_lite.engine.stores import write_atomic
 
-USAGE = "usage: python -m pydra_lite.workers.slurm_run <batch file> <outcome file>"
+USAGE = "usage: python -m pydra_lite.workers.slurm.run <batch file> <outcome file>"
 
 
 def main(argv: list[str] | None = None) -> int:

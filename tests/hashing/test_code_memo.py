@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pydra_lite import identity
+from pydra_lite.hashing import code as code_hash
 
 HELPERS = """
 def scale(x):
@@ -50,7 +50,8 @@ PRINT_DIGESTS = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import tasks
-from pydra_lite.hash import hash_function
+from pydra_lite.compose.base import operation_hash
+from pydra_lite.hashing import hash_function
 
 if "--no-source" in sys.argv:  # a warm process needs none of these
     import dis, importlib.metadata, linecache
@@ -63,7 +64,7 @@ if "--no-source" in sys.argv:  # a warm process needs none of these
 
 print(json.dumps([
     hash_function(tasks.double_then_offset).hex(),
-    tasks.Scale._operation_hash().hex(),
+    operation_hash(tasks.Scale).hex(),
 ]))
 """
 
@@ -180,6 +181,6 @@ def test_memoised_global_names_are_the_disassembled_ones() -> None:
     codes = _stdlib_codes()
     assert len(codes) > 50
     for code in codes:
-        computed = identity._global_names(code)  # disassembles and memoises
-        assert computed == identity._disassembled_names(code)
-        assert identity._global_names(code) == computed  # from the memo
+        computed = code_hash._global_names(code)  # disassembles and memoises
+        assert computed == code_hash._disassembled_names(code)
+        assert code_hash._global_names(code) == computed  # from the memo

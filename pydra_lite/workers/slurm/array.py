@@ -3,10 +3,10 @@
 Layout of ``<cache root>/.slurm/<submission id>/`` (one folder per sbatch call):
 
 * ``job.sh``: the batch script; element ``i`` runs
-  ``<python> -m pydra_lite.workers.slurm_run batch-<i>.pkl outcome-<i>.pkl``
+  ``<python> -m pydra_lite.workers.slurm.run batch-<i>.pkl outcome-<i>.pkl``
   and, when a signal killed that Python, says which on its stderr; a comment
   records the sbatch options it was submitted with;
-* ``batch-<i>.pkl``: element ``i``'s JobBatch (see :mod:`.slurm_run`);
+* ``batch-<i>.pkl``: element ``i``'s JobBatch (see :mod:`.run`);
 * ``outcome-<i>.pkl``: its cloudpickled outcomes, written atomically;
 * ``slurm-<i>.out`` / ``slurm-<i>.err``: its stdout and stderr;
 * ``job_id``: the array's SLURM job id.
@@ -30,17 +30,15 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import attrs
 import cloudpickle
 
-from pydra_lite.engine.cache import Cache
-from pydra_lite.engine.job import Job, JobBatch, Outcome, record_failure
-from pydra_lite.workers.slurm_queue import (
+from pydra_lite.engine.job import JobBatch, Outcome
+from pydra_lite.errors import SlurmJobError
+from pydra_lite.workers.slurm.queue import (
     GONE,
     ElementState,
-    SlurmJobError,
     sbatch_array,
 )
 
@@ -170,7 +168,7 @@ class ArraySubmission:
         tail = _tail(log)
         job_id = f"{self.job_id}_{index}"
         exc = _job_error(element.batch, job_id, state, tail, log)
-        extra = {
+        details = {
             "slurm": {
                 "job_id": job_id,
                 "state": state.state,
@@ -180,30 +178,8 @@ class ArraySubmission:
                 "submission": str(self.directory),
             }
         }
-        batch = element.batch
-        cache = Cache.from_spec(batch.cache)
-        outcomes = [self._lost(batch, cache, job, exc, extra) for job in batch.jobs]
-        element.future.set_result(outcomes)
-
-    def _lost(
-        self,
-        batch: JobBatch,
-        cache: Cache,
-        job: Job,
-        exc: SlurmJobError,
-        extra: dict[str, Any],
-    ) -> Outcome:
-        """The outcome of a state whose job ended: its entry if it got that far."""
-        name = batch.task_class.__name__
-        with cache.lock(job.checksum):
-            found = cache.load(name, job.checksum)
-            if found is not None:
-                return Outcome(job.checksum, found.output_dir, found.outputs)
-            directory = cache.entry_dir(name, job.checksum)
-            directory.mkdir(parents=True, exist_ok=True)
-            return record_failure(
-                batch.task_class, cache, job, exc, self.submitted, directory, **extra
-            )
+        exc.details = details
+        element.future.set_exception(exc)  # the engine settles the batch's states
 
 
 def _script(directory: Path, python: str) -> str:
@@ -219,7 +195,7 @@ def _script(directory: Path, python: str) -> str:
     return (
         "#!/bin/bash\n"
         "# pydra_lite slurm worker: array element i runs batch-i.pkl, writes outcome-i.pkl\n"
-        f"{shlex.quote(python)} -m pydra_lite.workers.slurm_run \\\n"
+        f"{shlex.quote(python)} -m pydra_lite.workers.slurm.run \\\n"
         f'    {here}/batch-"$SLURM_ARRAY_TASK_ID".pkl \\\n'
         f'    {here}/outcome-"$SLURM_ARRAY_TASK_ID".pkl\n'
         "status=$?\n"

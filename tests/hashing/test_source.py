@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pydra_lite import source
 from pydra_lite.errors import HashingError
+from pydra_lite.hashing import source
 
 TRICKY = '''
 import functools

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 
-from pydra_lite.errors import WorkerError
+from pydra_lite.errors import SlurmError
 
 ACTIVE_STATES = frozenset(
     {
@@ -40,38 +40,6 @@ ACTIVE_STATES = frozenset(
 
 _TIMEOUT = 60.0
 """Seconds a SLURM command may take before the controller counts as unreachable."""
-
-
-class SlurmError(WorkerError):
-    """A SLURM command failed (sbatch refused a job, squeue cannot reach the controller).
-
-    Attributes:
-        command: the command line that failed.
-        stderr: what it printed on stderr.
-    """
-
-    def __init__(self, msg: str, *, command: Sequence[str], stderr: str) -> None:
-        super().__init__(msg)
-        self.command = list(command)
-        self.stderr = stderr
-
-
-class SlurmJobError(WorkerError):
-    """A SLURM job ended (cancelled, timed out, failed) before its states finished.
-
-    It is recorded in the ``_error.json`` of every state the job left unfinished.
-
-    Attributes:
-        job_id: the array element, ``<array job id>_<index>``.
-        state: SLURM's state for it (``CANCELLED``, ``TIMEOUT``, ``FAILED``, ...).
-        reason: SLURM's reason, as squeue prints it.
-    """
-
-    def __init__(self, msg: str, *, job_id: str, state: str, reason: str) -> None:
-        super().__init__(msg)
-        self.job_id = job_id
-        self.state = state
-        self.reason = reason
 
 
 @attrs.frozen

@@ -43,36 +43,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
+import h5py
 import numpy as np
 
 from pydra_lite._version import __version__
-from pydra_lite.engine.encoding import (
+from pydra_lite.engine.stores.base import (
+    RESULT_FORMAT,
+    Store,
+    atomic_target,
+    check_payload,
+)
+from pydra_lite.engine.stores.encoding import (
     FileRef,
     is_fileset,
     pickle_value,
     unpickle_value,
 )
-from pydra_lite.engine.stores import (
-    RESULT_FORMAT,
-    InvalidEntry,
-    Store,
-    _checked,
-    register_store,
-)
-from pydra_lite.errors import StoreError
-
-try:
-    import h5py
-except ImportError as _exc:
-    _msg = (
-        f"the 'nexus' result store needs h5py, which cannot be imported ({_exc}); "
-        "install it with: pip install 'pydra-lite[nexus]'"
-    )
-    raise StoreError(_msg) from _exc
+from pydra_lite.errors import InvalidEntryError, StoreError
 
 MAX_CHILDREN = 1024
 """Largest list, tuple or dict of mixed items stored as a group, not pickled."""
@@ -88,25 +78,22 @@ class NexusStore(Store):
     filename = "_result.h5"
 
     def dump(self, path: str, checksum: str, outputs: dict[str, Any]) -> None:
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            with h5py.File(tmp, "w", locking=False) as handle:
-                _write_header(handle, checksum)
-                results = _group(handle, "results", "NXentry")
-                _write_outputs(results, outputs, os.path.dirname(path))
-            os.replace(tmp, path)
-        finally:  # after a failure: leave no temporary file behind
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
+        with (
+            atomic_target(path) as tmp,
+            h5py.File(tmp, "w", locking=False) as handle,
+        ):
+            _write_header(handle, checksum)
+            results = _group(handle, "results", "NXentry")
+            _write_outputs(results, outputs, os.path.dirname(path))
 
     def load(self, path: str, checksum: str) -> dict[str, Any]:
         with _open(path) as handle:
             fmt, found = _read_header(handle, path)
-            _checked(path, checksum, fmt, found, {})
+            check_payload(path, checksum, fmt, found, {})
             try:
                 return _read_dict(handle["results"], os.path.dirname(path))
             except Exception as exc:  # a damaged object: h5py raises many kinds
-                raise InvalidEntry(_unreadable(path, exc)) from exc
+                raise InvalidEntryError(_unreadable(path, exc)) from exc
 
 
 def _open(path: str) -> Any:
@@ -116,7 +103,7 @@ def _open(path: str) -> Any:
     except FileNotFoundError:
         raise
     except Exception as exc:  # OSError for a truncated or corrupt file
-        raise InvalidEntry(_unreadable(path, exc)) from exc
+        raise InvalidEntryError(_unreadable(path, exc)) from exc
 
 
 def _read_header(handle: Any, path: str) -> tuple[Any, Any]:
@@ -124,7 +111,7 @@ def _read_header(handle: Any, path: str) -> tuple[Any, Any]:
     try:
         fmt, found = handle.attrs.get("format"), handle.attrs.get("checksum")
     except Exception as exc:
-        raise InvalidEntry(_unreadable(path, exc)) from exc
+        raise InvalidEntryError(_unreadable(path, exc)) from exc
     return (fmt.item() if isinstance(fmt, np.generic) else fmt), found
 
 
@@ -378,5 +365,3 @@ _READERS: dict[str, Callable[[Any, str], Any]] = {
     "file": _read_file,
     "pickle": lambda node, entry: unpickle_value(node[()].tobytes()),
 }
-
-register_store(NexusStore.name, NexusStore)

@@ -24,9 +24,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pydra_lite import files
 from pydra_lite.errors import HashingError
-from pydra_lite.hash import (
+from pydra_lite.hashing import (
     DIGEST_SIZE,
     FORMAT_VERSION,
     combine_digests,
@@ -34,16 +33,8 @@ from pydra_lite.hash import (
     register_serializer,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GOLDEN = json.loads((Path(__file__).parent / "golden_digests.json").read_text())
-
-
-@pytest.fixture(autouse=True)
-def isolated_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PYDRA_LITE_HASH_MEMO", str(tmp_path / "memo.sqlite"))
-    files.reset_memo()
-    yield
-    files.reset_memo()
 
 
 scalars = (
@@ -309,7 +300,7 @@ package = types.ModuleType("pydra_lite")  # skip __init__: hashing needs no engi
 package.__path__ = [os.path.join(root, "pydra_lite")]
 sys.modules["pydra_lite"] = package
 sys.path.insert(0, workdir)
-from pydra_lite.hash import hash_object, hash_function, combine_digests
+from pydra_lite.hashing import hash_object, hash_function, combine_digests
 import golden_funcs
 
 class Colour(__import__("enum").Enum):

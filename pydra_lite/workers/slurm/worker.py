@@ -11,7 +11,7 @@ whatever it runs, and sites throttle users who submit thousands, so:
   ``gather_window`` seconds (never more than ten windows after the first),
   then writes the queued batches into one submission folder and calls
   ``sbatch --array=0-(k-1)`` once: element ``i`` runs batch ``i`` with
-  :mod:`pydra_lite.workers.slurm_run`. A split of 200 states is one sbatch
+  :mod:`pydra_lite.workers.slurm.run`. A split of 200 states is one sbatch
   call; a workflow is one per wave of nodes that become ready together.
 
 Watching, at a bounded rate. Every ``poll_interval`` seconds the same thread
@@ -20,7 +20,7 @@ call), then, if any element is still unaccounted for, calls ``squeue`` once
 for all outstanding arrays. An element that SLURM ended without an outcome
 (cancelled, timed out, out of memory, failed) errors every state of its batch
 with SLURM's state and reason and its stderr tail; see
-:mod:`pydra_lite.workers.slurm_array` for the folder layout.
+:mod:`pydra_lite.workers.slurm.array` for the folder layout.
 
 Assumptions: the compute nodes see the cache directory at the same path and
 run the same Python environment (``python``, by default this interpreter;
@@ -41,18 +41,16 @@ from pathlib import Path
 import cloudpickle
 
 from pydra_lite.engine.job import JobBatch, Outcome
-from pydra_lite.errors import WorkerError
-from pydra_lite.workers.base import Worker
-from pydra_lite.workers.slurm_array import ArraySubmission, Element
-from pydra_lite.workers.slurm_queue import (
-    SlurmError,
-    SlurmJobError,
+from pydra_lite.engine.worker import Worker
+from pydra_lite.errors import SlurmError, WorkerError
+from pydra_lite.workers.slurm.array import ArraySubmission, Element
+from pydra_lite.workers.slurm.queue import (
     cancel,
     has_slurm,
     query_states,
 )
 
-__all__ = ["SlurmError", "SlurmJobError", "SlurmWorker", "has_slurm"]
+__all__ = ["SlurmWorker", "has_slurm"]
 
 _MAX_SQUEUE_FAILURES = 10
 """Consecutive failed squeue calls after which outstanding batches fail."""

@@ -2,7 +2,7 @@
 
 Owns :class:`HashMemo` and the process's one instance, used by ``files.py``
 (file and directory contents, keyed by path and stat signature) and by
-``source.py`` and ``identity.py`` (canonical source and bytecode reads of
+``source.py`` and ``code.py`` (canonical source and bytecode reads of
 functions, keyed by their file's signature or their bytecode). Hashing is
 pure; the memo only skips work whose inputs are unchanged, so losing it (a
 read-only disk, a deleted file) costs time and never a wrong digest.
@@ -37,7 +37,7 @@ from typing import Any
 import platformdirs
 
 from pydra_lite.errors import CacheWarning
-from pydra_lite.hash import FORMAT_VERSION
+from pydra_lite.hashing.digest import FORMAT_VERSION
 
 __all__ = [
     "MEMO",

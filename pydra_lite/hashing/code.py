@@ -1,9 +1,9 @@
 """The operation hash of Python code: what identifies a function or a class.
 
 Owns :func:`hash_function` and the serializers of function values that it
-registers in :mod:`pydra_lite.hash` (a function inside a task input hashes as
-its code). It builds on the value registry of ``hash.py``, which re-exports
-:func:`hash_function` so that its callers need not know this module.
+registers in the value registry of ``values.py`` (a function inside a task
+input hashes as its code). The package's ``__init__`` imports this module, so
+whoever imports :mod:`pydra_lite.hashing` can hash functions.
 ``docs/hashing.md`` fixes the format.
 
 Algorithm:
@@ -45,18 +45,10 @@ import blake3
 
 from pydra_lite._version import __version__
 from pydra_lite.errors import HashingError
-
-# Siblings on one layer: the digest primitives are shared with hash.py.
-from pydra_lite.hash import (
-    Cache,
-    _int_bytes,
-    _qualified_name,
-    combine_digests,
-    hash_object,
-    register_serializer,
-)
-from pydra_lite.memo import MEMO, by_file
-from pydra_lite.source import source_digest
+from pydra_lite.hashing.digest import combine_digests, int_bytes, qualified_name
+from pydra_lite.hashing.memo import MEMO, by_file
+from pydra_lite.hashing.source import source_digest
+from pydra_lite.hashing.values import Seen, hash_object, register_serializer
 
 __all__ = ["hash_function"]
 
@@ -213,7 +205,7 @@ class _CodeWalk:
         depth = self.under_way.get(id(obj))
         if depth is not None:  # a cycle: how far up the stack, not which module
             self.lowest = min(self.lowest, depth)
-            distance = _int_bytes(len(self.under_way) - depth)
+            distance = int_bytes(len(self.under_way) - depth)
             return combine_digests(b"code-ref", distance), depth
         here = self.under_way[id(obj)] = len(self.under_way)
         try:
@@ -233,7 +225,7 @@ class _CodeWalk:
             if isinstance(obj, types.FunctionType):
                 raise
             # A class made at run time (e.g. a task class): its name and methods.
-            parts = [b"class:" + _qualified_name(obj).encode()]
+            parts = [b"class:" + qualified_name(obj).encode()]
             members = [(f"m:{f.__qualname__}", f) for f in _class_functions(obj)]
         low = _NO_BACKREF
         for name, value in members + _references(obj):
@@ -260,9 +252,9 @@ class _CodeWalk:
             return hash_object(value), self.lowest
         except HashingError:
             if callable(value) and module:  # e.g. numpy's function dispatchers
-                return _library_identity(module, _qualified_name(value)), _NO_BACKREF
+                return _library_identity(module, qualified_name(value)), _NO_BACKREF
             # Not data we can read (a lock, a logger): its type stands for it.
-            return b"opaque:" + _qualified_name(type(value)).encode(), _NO_BACKREF
+            return b"opaque:" + qualified_name(type(value)).encode(), _NO_BACKREF
         finally:
             self.lowest = min(outer, self.lowest)
 
@@ -388,11 +380,11 @@ def _disassembled_names(code: types.CodeType) -> dict[str, set[str]]:
 # --- function values --------------------------------------------------------
 
 
-def _function_value(obj: types.FunctionType, cache: Cache) -> Iterator[bytes]:
+def _function_value(obj: types.FunctionType, cache: Seen) -> Iterator[bytes]:
     yield hash_function(obj)
 
 
-def _builtin_value(obj: types.BuiltinFunctionType, cache: Cache) -> Iterator[bytes]:
+def _builtin_value(obj: types.BuiltinFunctionType, cache: Seen) -> Iterator[bytes]:
     yield _library_identity(obj.__module__ or "builtins", obj.__qualname__)
 
 

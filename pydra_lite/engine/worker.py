@@ -1,15 +1,16 @@
 """The worker contract and the registry of workers by name.
 
-A worker runs batches of jobs somewhere and knows nothing else: one method,
-:meth:`Worker.submit`, takes a :class:`JobBatch` and returns a
-``concurrent.futures.Future`` of the batch's outcomes. The submitter does the
-scheduling (what is ready, what is cached, what to gather); a worker only
-decides where :func:`pydra_lite.engine.job.run_batch` is called.
+The engine owns this contract; ``pydra_lite/workers/`` holds implementations
+of it, and the engine never imports one (the registry names them by dotted
+path, imported when first asked for).
+
+A worker runs batches of jobs somewhere and knows nothing else. The engine
+decides what is ready, what is cached and what to gather
+(:mod:`pydra_lite.engine.dispatch`); a worker only decides where
+:func:`pydra_lite.engine.job.run_batch` is called on each batch.
 
 Workers are found by name (``"serial"``, ``"cf"``, ...), by dotted path
-(``"mypkg.workers:MyWorker"``), as a class, or as an instance. Built-in
-workers are registered as dotted paths and imported only when named, so the
-submitter never imports a concrete worker.
+(``"mypkg.workers:MyWorker"``), as a class, or as an instance.
 """
 
 from __future__ import annotations
@@ -24,20 +25,66 @@ from pydra_lite.errors import WorkerError
 
 
 class Worker(ABC):
-    """Runs batches of jobs; subclasses choose where."""
+    """Runs batches of jobs; subclasses choose where.
+
+    Subclass it, set ``name`` and implement :meth:`submit`; size batches with
+    :meth:`batch_size` and :meth:`max_in_flight` and release resources in
+    :meth:`close`. Example, a worker that runs each batch on a thread::
+
+        class ThreadWorker(Worker):
+            name = "thread"
+
+            def __init__(self) -> None:
+                self.pool = ThreadPoolExecutor(4)
+
+            def submit(self, batch: JobBatch) -> Future[list[Outcome]]:
+                return self.pool.submit(run_batch, batch)
+
+            def close(self) -> None:
+                self.pool.shutdown()
+    """
 
     name: ClassVar[str] = ""
 
     @abstractmethod
     def submit(self, batch: JobBatch) -> Future[list[Outcome]]:
-        """Start running ``batch``; the future resolves to its outcomes in order."""
+        """Start running ``batch`` somewhere; return a future of its outcomes.
+
+        Args:
+            batch: the states (:class:`~pydra_lite.engine.job.Job`) of one task
+                class, with the cache's spec, to be run by calling
+                :func:`~pydra_lite.engine.job.run_batch` on it, in any process
+                that can import the task class (or unpickle it).
+
+        Returns:
+            A future that resolves to one :class:`~pydra_lite.engine.job.Outcome`
+            per job, **in the batch's order**. ``run_batch`` gives exactly that
+            list: it never raises for a task's failure, which is an errored
+            outcome with its ``_error.json`` already written.
+
+        A future that **raises** means the batch was lost as a whole: its
+        process died, its scheduler job was cancelled, it could not be sent.
+        The engine then settles each of its states under the state's lock, a
+        state that published an entry keeping it and every other becoming
+        errored with the exception (and its ``details`` dict, if it has one,
+        e.g. a SLURM job's log tail) in its ``_error.json``. So a worker
+        never writes to the cache for a lost batch: it raises, with a message
+        saying what happened and what to do. A cancelled future (after
+        :meth:`close`) is never waited for.
+
+        ``submit`` itself may block (to apply back-pressure) but should return
+        as soon as the batch is on its way; the engine keeps at most
+        :meth:`max_in_flight` batches outstanding.
+        """
 
     def run_inline(self, batch: JobBatch) -> list[Outcome] | None:
         """Run ``batch`` here and now if this worker runs batches in the caller.
 
-        Returns the outcomes, or None (the default) for a worker that runs
-        batches elsewhere and must be given them by :meth:`submit`. A workflow
-        runs a batch per node, so a serial run skips a future per node this way.
+        Returns the outcomes (as the future of :meth:`submit` would), or None
+        (the default) for a worker that runs batches elsewhere and must be
+        given them by :meth:`submit`. Raising means the batch was lost, as for
+        a future of :meth:`submit`. A workflow runs a batch per node, so a
+        serial run skips a future per node this way.
         """
         return None
 

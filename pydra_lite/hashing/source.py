@@ -1,7 +1,7 @@
 """The canonical source of Python code: the AST digest of a function or class.
 
 Owns :func:`source_digest`, the first part of an operation hash (the rest,
-what the code reads, is ``identity.py``'s walk). ``docs/hashing.md`` fixes
+what the code reads, is ``code.py``'s walk). ``docs/hashing.md`` fixes
 the format.
 
 Algorithm:
@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydra_lite.errors import HashingError
-from pydra_lite.hash import _qualified_name, combine_digests
-from pydra_lite.memo import by_file
+from pydra_lite.hashing.digest import combine_digests, qualified_name
+from pydra_lite.hashing.memo import by_file
 
 __all__ = ["source_digest"]
 
@@ -331,7 +331,7 @@ def _lambda_nodes(func: types.FunctionType) -> list[ast.Lambda]:
 
 def _no_source_msg(obj: Any) -> str:
     return (
-        f"cannot compute the operation hash of {_qualified_name(obj)}: its source "
+        f"cannot compute the operation hash of {qualified_name(obj)}: its source "
         "code is not available (was it typed into an interactive interpreter?). "
         'Give the task an explicit code version instead: python.define(version="1")'
     )

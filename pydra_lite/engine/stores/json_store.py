@@ -20,7 +20,7 @@ that a round trip returns objects of exactly the types that went in:
   ``{"__pydra_lite__": "dict", "items": [[key, value], ...]}``;
 * a fileformats file set: ``{"__pydra_lite__": "file", "type": "generic/file",
   "paths": ["out.txt"]}``, paths relative to the entry directory when inside
-  the cache (see :mod:`pydra_lite.engine.encoding`), ``"pickled_type"``
+  the cache (see :mod:`pydra_lite.engine.stores.encoding`), ``"pickled_type"``
   (base64) for a class with no MIME-like name;
 * anything else (sets, bytes, numpy values, objects, self-referencing lists):
   ``{"__pydra_lite__": "pickle", "data": "<base64 cloudpickle>"}``.
@@ -40,21 +40,19 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from pydra_lite.engine.encoding import (
+from pydra_lite.engine.stores.base import (
+    RESULT_FORMAT,
+    Store,
+    check_payload,
+    write_atomic,
+)
+from pydra_lite.engine.stores.encoding import (
     FileRef,
     is_fileset,
     pickle_value,
     unpickle_value,
 )
-from pydra_lite.engine.stores import (
-    RESULT_FORMAT,
-    InvalidEntry,
-    Store,
-    _checked,
-    register_store,
-    write_atomic,
-)
-from pydra_lite.errors import StoreError
+from pydra_lite.errors import InvalidEntryError, StoreError
 
 MARKER = "__pydra_lite__"
 """The member that marks an object as an encoded value rather than a dict."""
@@ -81,8 +79,8 @@ class JsonStore(Store):
             outputs = document["outputs"]
         except Exception as exc:  # whatever a damaged file makes the decoder raise
             msg = f"{path}: unreadable ({type(exc).__name__}: {exc})"
-            raise InvalidEntry(msg) from exc
-        return _checked(path, checksum, fmt, found, outputs)
+            raise InvalidEntryError(msg) from exc
+        return check_payload(path, checksum, fmt, found, outputs)
 
 
 def _document(checksum: str, outputs: dict[str, Any]) -> bytes:
@@ -257,5 +255,3 @@ _DECODERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
     "file": _decode_file,
     "pickle": _decode_pickle,
 }
-
-register_store(JsonStore.name, JsonStore)

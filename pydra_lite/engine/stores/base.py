@@ -2,36 +2,35 @@
 
 A store writes one result file per entry and reads it back. The file embeds
 the checksum it was written for, and a store's ``load`` raises
-:class:`InvalidEntry` for a file that is truncated, corrupt or names another
+:class:`InvalidEntryError` for a file that is truncated, corrupt or names another
 checksum: the cache turns that into a miss with a warning, never a wrong hit.
 
-Every store writes through :func:`write_atomic` (a temporary file in the same
+Every store writes through :func:`atomic_target` (a temporary file in the same
 directory, then ``os.replace``), so a reader sees either no file or a complete
 one, whatever moment a writer is killed at.
 
 Stores are found by name in a registry (:func:`register_store` /
-:func:`get_store`); ``pickle`` is built in, ``json`` and ``nexus`` register
-themselves from their own modules.
+:func:`get_store`) that holds a factory or a dotted path, as the worker
+registry does: ``pickle`` is built in, ``json`` and ``nexus`` are imported
+from their own modules when first named (``nexus`` needs h5py).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 import cloudpickle
 
-from pydra_lite.errors import StoreError
+from pydra_lite.errors import InvalidEntryError, StoreError
 
 RESULT_FORMAT = 1
 """Version of the layout of the payload inside every store's result file."""
-
-
-class InvalidEntry(Exception):
-    """A result file that cannot be trusted: the cache treats it as a miss."""
 
 
 class Store(ABC):
@@ -46,7 +45,7 @@ class Store(ABC):
 
     @abstractmethod
     def load(self, path: str, checksum: str) -> dict[str, Any]:
-        """Read the outputs in ``path``; raise InvalidEntry if untrustworthy."""
+        """Read the outputs in ``path``; raise InvalidEntryError if untrustworthy."""
 
 
 class PickleStore(Store):
@@ -75,8 +74,8 @@ class PickleStore(Store):
             fmt, found, outputs = pickle.loads(data)
         except Exception as exc:
             msg = f"{path}: unreadable ({type(exc).__name__}: {exc})"
-            raise InvalidEntry(msg) from exc
-        return _checked(path, checksum, fmt, found, outputs)
+            raise InvalidEntryError(msg) from exc
+        return check_payload(path, checksum, fmt, found, outputs)
 
 
 _PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
@@ -106,36 +105,51 @@ def _is_plain(value: Any) -> bool:
     return False
 
 
-def _checked(
+def check_payload(
     path: str, checksum: str, fmt: Any, found: Any, outputs: Any
 ) -> dict[str, Any]:
     """The outputs of a decoded result file, if it is one we can trust."""
     if fmt != RESULT_FORMAT:
         msg = f"{path}: result format {fmt!r}, this version reads {RESULT_FORMAT}"
-        raise InvalidEntry(msg)
+        raise InvalidEntryError(msg)
     if found != checksum:
         msg = f"{path}: written for checksum {found!r}, not {checksum!r}"
-        raise InvalidEntry(msg)
+        raise InvalidEntryError(msg)
     if not isinstance(outputs, dict):
         msg = f"{path}: outputs are a {type(outputs).__name__}, not a dict"
-        raise InvalidEntry(msg)
+        raise InvalidEntryError(msg)
     return outputs
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers never see a partial file.
+@contextmanager
+def atomic_target(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A temporary path beside ``path`` that becomes ``path`` when the block ends.
 
-    The temporary name holds the pid so that two writers never share one. No
-    fsync: a killed process cannot leave a partial file behind; after a power
-    loss a file may be empty, which every store detects as invalid.
+    This is the cache's one temp-then-rename primitive: a reader sees either
+    no file or a complete one, whatever moment a writer is killed at. The
+    temporary name holds the pid so that two writers never share one; if the
+    block raises, the temporary file is removed and ``path`` is untouched.
+    No fsync: after a power loss a file may be empty, which every store
+    detects as invalid.
     """
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`atomic_target`."""
+    with atomic_target(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -147,11 +161,20 @@ def write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
 
 
-_STORES: dict[str, Callable[[], Store]] = {"pickle": PickleStore}
+_STORES: dict[str, str | Callable[[], Store]] = {
+    "pickle": PickleStore,
+    "json": "pydra_lite.engine.stores.json_store:JsonStore",
+    "nexus": "pydra_lite.engine.stores.nexus_store:NexusStore",
+}
+"""Stores by name: a factory, or ``"module:Class"`` imported on first use."""
 
 
-def register_store(name: str, factory: Callable[[], Store]) -> None:
-    """Make a store available to ``Submitter(store=name)``."""
+def register_store(name: str, factory: str | Callable[[], Store]) -> None:
+    """Make a store available to ``Submitter(store=name)``.
+
+    ``factory`` is a callable returning a :class:`Store` (a Store subclass), or
+    its dotted path ``"package.module:StoreClass"``, imported when first named.
+    """
     _STORES[name] = factory
 
 
@@ -159,21 +182,29 @@ def get_store(spec: str | Store) -> Store:
     """The store named ``spec`` (or ``spec`` itself when it is a Store)."""
     if isinstance(spec, Store):
         return spec
-    if spec not in _STORES and spec in _LAZY_STORES:
-        __import__(_LAZY_STORES[spec])
-    try:
-        return _STORES[spec]()
-    except KeyError:
-        known = ", ".join(sorted({*_STORES, *_LAZY_STORES}))
+    factory = _STORES.get(spec)
+    if factory is None:
+        known = ", ".join(sorted(_STORES))
         msg = (
             f"unknown result store {spec!r}; known stores: {known}. "
             "Register your own with pydra_lite.register_store(name, factory)"
         )
+        raise StoreError(msg)
+    return (_import(spec, factory) if isinstance(factory, str) else factory)()
+
+
+def _import(spec: str, target: str) -> Callable[[], Store]:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        msg = (
+            f"the {spec!r} result store needs {exc.name!r}, which cannot be "
+            f"imported ({exc}); install it with: pip install 'pydra-lite[{spec}]'"
+        )
+        raise StoreError(msg) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        msg = f"result store {spec!r}: module {module_name!r} has no {attr!r}"
         raise StoreError(msg) from None
-
-
-_LAZY_STORES: dict[str, str] = {
-    "json": "pydra_lite.engine.json_store",
-    "nexus": "pydra_lite.engine.nexus_store",
-}
-"""Stores defined in modules of their own, imported on first use by name."""
