@@ -23,38 +23,31 @@ reads a class: every method name on ``Task`` would reserve a field name.
 from __future__ import annotations
 
 import copy
-import operator
+import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import attrs
 
-from pydra_lite.compose.lazy import LazyField, check_connection
+from pydra_lite.compose.lazy import check_connection, is_lazy
+from pydra_lite.compose.outputs import LazyOutputsClass
 from pydra_lite.errors import StateError, TaskInputError
 from pydra_lite.hashing import combine_digests
 from pydra_lite.state import State, lengths_of
 from pydra_lite.typecheck import coerce, type_name
 
 
-class _Unset:
+class _Unset(enum.Enum):
     """The value of a mandatory input that has not been given yet."""
 
-    _instance: ClassVar[_Unset | None] = None
-
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    UNSET = "UNSET"
 
     def __repr__(self) -> str:
         return "UNSET"
 
-    def __reduce__(self) -> str:
-        return "UNSET"
 
-
-UNSET = _Unset()
+UNSET = _Unset.UNSET
 """Marks a mandatory input without a value (picklable as a singleton)."""
 
 
@@ -278,7 +271,7 @@ def _check_split_names(cls: type[Task], values: Mapping[str, Any]) -> None:
 
 def _refuse_lazy_split(cls: type[Task], values: Mapping[str, Any]) -> None:
     for key, value in values.items():
-        if isinstance(value, LazyField):
+        if is_lazy(value):
             msg = (
                 f"{cls.__name__}.split({key}=...) got the lazy output {value!r}; "
                 "splitting over another node's output is not supported: split "
@@ -293,7 +286,7 @@ def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:
     name = type(task).__name__
     if value is UNSET:
         return value
-    if isinstance(value, LazyField):
+    if is_lazy(value):
         check_connection(value, name, field.name, field.type)
         return value
     if task.__dict__.get("_splitter") is not None and isinstance(value, list):
@@ -329,7 +322,7 @@ def make_task_class(
     ns.update(
         _input_specs=tuple(inputs),
         _output_specs=tuple(outputs),
-        Outputs=_LazyOutputsClass(name, tuple(outputs)),
+        Outputs=LazyOutputsClass(name, tuple(outputs)),
         __doc__=doc,
     )
     if module:
@@ -340,85 +333,3 @@ def make_task_class(
     )
     task_class.__annotations__ = {spec.name: spec.type for spec in inputs}
     return task_class
-
-
-class _LazyOutputsClass:
-    """A task class's ``Outputs``, made on first use and then stored in its place.
-
-    Most task classes of a warm run never build an ``Outputs`` (only the
-    results a run returns are loaded), and attrs compiling one costs about
-    0.15 ms, paid at import for every task of a module.
-    """
-
-    def __init__(self, task_name: str, outputs: tuple[OutputSpec, ...]) -> None:
-        self._task_name = task_name
-        self._outputs = outputs
-
-    def __get__(self, instance: object, owner: type) -> type:
-        made = make_outputs_class(self._task_name, self._outputs)
-        for cls in owner.__mro__:  # the class whose namespace holds this descriptor
-            if cls.__dict__.get("Outputs") is self:
-                cls.Outputs = made  # type: ignore[attr-defined]
-        return made
-
-
-class TaskOutputs:
-    """Base of every ``Outputs`` class: equality, order and repr as attrs writes them.
-
-    Written once here rather than compiled by attrs for each class: compiling
-    them was two thirds of making an ``Outputs`` class (0.5 of 0.7 ms), which
-    a warm workflow run pays for the one class whose outputs it returns.
-    """
-
-    __slots__ = ()
-    __hash__ = None  # type: ignore[assignment]  # mutable, as attrs' eq=True makes it
-
-    def _fields(self) -> tuple[attrs.Attribute, ...]:
-        return attrs.fields(type(self))  # type: ignore[arg-type]  # each subclass is attrs'
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in self._fields())
-
-    def _compare(self, other: object, compare: Callable[[Any, Any], bool]) -> Any:
-        if type(other) is not type(self):
-            return NotImplemented
-        return compare(self._values(), other._values())
-
-    def __eq__(self, other: object) -> bool:
-        return self._compare(other, operator.eq)
-
-    # Ordered as attrs orders a class with eq=True: field values as a tuple.
-    def __lt__(self, other: object) -> bool:
-        return self._compare(other, operator.lt)
-
-    def __le__(self, other: object) -> bool:
-        return self._compare(other, operator.le)
-
-    def __gt__(self, other: object) -> bool:
-        return self._compare(other, operator.gt)
-
-    def __ge__(self, other: object) -> bool:
-        return self._compare(other, operator.ge)
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self._fields())
-        return f"{type(self).__qualname__}({shown})"
-
-
-def make_outputs_class(task_name: str, outputs: Sequence[OutputSpec]) -> type:
-    """The attrs class of a task's outputs: plain fields, checked by the engine."""
-    fields = {
-        spec.name: attrs.field(type=spec.type, metadata={"help": spec.help})
-        for spec in outputs
-    }
-    cls = attrs.make_class(
-        "Outputs",
-        fields,
-        bases=(TaskOutputs,),
-        kw_only=True,
-        slots=True,
-        eq=False,
-        repr=False,
-    )
-    cls.__qualname__ = f"{task_name}.Outputs"
-    return cls

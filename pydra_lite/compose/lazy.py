@@ -25,10 +25,14 @@ class LazyField:
     node: str
     field: str
     type: Any
-    _is_lazy = True
 
     def __repr__(self) -> str:
         return f"<lazy {self.node}.{self.field}: {type_name(self.type)}>"
+
+
+def is_lazy(value: Any) -> bool:
+    """Whether ``value`` is a lazy workflow field (known only when its node runs)."""
+    return isinstance(value, LazyField)
 
 
 class LazyOutputs:

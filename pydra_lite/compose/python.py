@@ -2,12 +2,12 @@
 
 Inputs come from the function's signature (annotation → type, default →
 default, unannotated → Any) and help text from its Google- or NumPy-style
-docstring. Outputs: one ``out`` by default; ``outputs=["a", "b"]`` unpacks a
+docstring (``signature.py``). Outputs: one ``out`` by default; ``outputs=["a", "b"]`` unpacks a
 tuple return; ``outputs={"a": int}`` also gives types. The class form is a
 class with annotated inputs, a static ``function`` and an optional nested
 ``Outputs`` class of annotated outputs.
 
-The operation hash is the function's (see :func:`pydra_lite.hash.hash_function`)
+The operation hash is the function's (see :func:`pydra_lite.hashing.hash_function`)
 unless ``version=`` is given, which replaces the code by that label.
 
 A running function finds its output directory with :func:`output_dir`: the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import re
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,7 +31,13 @@ from pydra_lite.compose.base import (
     Task,
     make_task_class,
 )
-from pydra_lite.errors import TaskDefinitionError, TaskInputError
+from pydra_lite.compose.signature import (
+    inputs_from_signature,
+    output_specs_from,
+    parse_docstring_args,
+    unpack_returned,
+)
+from pydra_lite.errors import TaskDefinitionError
 from pydra_lite.hashing import combine_digests, hash_function
 
 _OUTPUT_DIR: contextvars.ContextVar[Path] = contextvars.ContextVar("output_dir")
@@ -83,16 +88,15 @@ class PythonTask(Task):
 
 def _outputs_by_name(cls: type[PythonTask], returned: Any) -> dict[str, Any]:
     names = [spec.name for spec in cls._output_specs]
-    if len(names) == 1:
-        return {names[0]: returned}
-    if not isinstance(returned, tuple | list) or len(returned) != len(names):
+    outputs = unpack_returned(names, returned)
+    if outputs is None:
         msg = (
             f"{cls.__name__} declares {len(names)} outputs {names} but its function "
             f"returned {returned!r} ({type(returned).__name__}); return a tuple of "
             f"{len(names)} values"
         )
         raise TaskDefinitionError(msg)
-    return dict(zip(names, returned, strict=True))
+    return outputs
 
 
 def define(
@@ -180,76 +184,3 @@ def _make_python_class(
     return make_task_class(
         name, PythonTask, inputs, outputs, namespace, doc=doc, module=module
     )
-
-
-def inputs_from_signature(
-    func: Callable[..., Any], helps: Mapping[str, str]
-) -> list[InputSpec]:
-    hints = _type_hints(func)
-    specs = []
-    for param in inspect.signature(func).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            msg = f"python.define: {func.__name__} takes *{param.name}; tasks need named parameters"
-            raise TaskDefinitionError(msg)
-        default = UNSET if param.default is param.empty else param.default
-        annotation = hints.get(param.name, Any)
-        specs.append(
-            InputSpec(param.name, annotation, default, helps.get(param.name, ""))
-        )
-    return specs
-
-
-def output_specs_from(
-    func: Callable[..., Any], outputs: Sequence[str] | Mapping[str, Any] | None
-) -> list[OutputSpec]:
-    returns = _type_hints(func).get("return", Any)
-    if isinstance(outputs, Mapping):
-        return [OutputSpec(key, typ) for key, typ in outputs.items()]
-    if outputs is None:
-        return [OutputSpec("out", returns)]
-    if isinstance(outputs, str):
-        outputs = [outputs]
-    types = _tuple_members(returns, len(outputs))
-    return [OutputSpec(key, typ) for key, typ in zip(outputs, types, strict=True)]
-
-
-def _tuple_members(annotation: Any, count: int) -> list[Any]:
-    """The member types of ``tuple[A, B]`` when it has ``count`` members, else Any."""
-    args = typing.get_args(annotation)
-    if (
-        typing.get_origin(annotation) is tuple
-        and len(args) == count
-        and ... not in args
-    ):
-        return list(args)
-    if count == 1:
-        return [annotation]
-    return [Any] * count
-
-
-def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(func)
-    except Exception as exc:  # a forward reference that cannot be resolved
-        msg = f"python.define: cannot resolve the annotations of {func.__qualname__}: {exc}"
-        raise TaskInputError(msg, task=func.__name__) from exc
-
-
-_ARG_LINE = re.compile(r"^\s{2,}(\w+)(?:\s*\(.*?\))?\s*:\s*(.*)$")
-
-
-def parse_docstring_args(doc: str) -> dict[str, str]:
-    """Help text of each argument in a Google-style ``Args:`` section."""
-    helps: dict[str, str] = {}
-    in_args = False
-    for line in inspect.cleandoc(doc).splitlines():
-        stripped = line.strip()
-        if stripped in ("Args:", "Arguments:", "Parameters:"):
-            in_args = True
-            continue
-        if in_args and stripped and not line.startswith(" "):
-            in_args = False
-        match = _ARG_LINE.match(line) if in_args else None
-        if match:
-            helps[match.group(1)] = match.group(2).strip()
-    return helps

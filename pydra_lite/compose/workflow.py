@@ -22,11 +22,12 @@ from typing import Any
 import attrs
 
 from pydra_lite.compose.base import Task, input_values, make_task_class, output_specs
-from pydra_lite.compose.lazy import LazyField, LazyOutputs
-from pydra_lite.compose.python import (
+from pydra_lite.compose.lazy import LazyOutputs
+from pydra_lite.compose.signature import (
     inputs_from_signature,
     output_specs_from,
     parse_docstring_args,
+    unpack_returned,
 )
 from pydra_lite.errors import WorkflowError
 from pydra_lite.hashing import hash_function
@@ -113,14 +114,14 @@ def build_workflow(workflow: WorkflowTask, prefix: str = "") -> BuiltWorkflow:
 
 def _outputs_from(cls: type[WorkflowTask], returned: Any) -> dict[str, Any]:
     names = [spec.name for spec in output_specs(cls)]
-    values = returned if len(names) != 1 else (returned,)
-    if not isinstance(values, tuple | list) or len(values) != len(names):
+    outputs = unpack_returned(names, returned)
+    if outputs is None:
         msg = (
             f"workflow {cls.__name__} declares outputs {names}; its "
             f"constructor must return {len(names)} lazy field(s), got {returned!r}"
         )
         raise WorkflowError(msg)
-    return dict(zip(names, values, strict=True))
+    return outputs
 
 
 def define(
@@ -151,8 +152,3 @@ def define(
         )
 
     return decorate if wrapped is None else decorate(wrapped)
-
-
-def is_lazy(value: Any) -> bool:
-    """Whether ``value`` is a lazy workflow field."""
-    return isinstance(value, LazyField)

@@ -1,18 +1,25 @@
-"""What a submission returns: :class:`Result`, and the lazy list of state results."""
+"""What a submission returns: :class:`Result`, and the lazy list of state results.
+
+A Result is made once, complete: :meth:`Result.of` is the one place where a
+task's output values become its ``Outputs`` object, and
+:meth:`Result.from_entry` / :meth:`Result.from_outcome` build it from what
+the cache or a worker gave.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
 if TYPE_CHECKING:
-    from pydra_lite.engine.cache import Cache
+    from pydra_lite.engine.cache import Cache, Entry
+    from pydra_lite.engine.job import Outcome
 
 
-@attrs.define
+@attrs.frozen
 class Result:
     """The outcome of running one task (or one split task, over all its states).
 
@@ -37,6 +44,36 @@ class Result:
     errors: list[dict[str, Any]] = attrs.Factory(list)
     states: Sequence[Result] | None = None
     skipped: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        task_class: type,
+        values: Mapping[str, Any] | None,
+        output_dir: Path,
+        **fields: Any,
+    ) -> Result:
+        """A Result whose outputs are ``task_class.Outputs(**values)`` (None: errored)."""
+        outputs = None if values is None else task_class.Outputs(**values)  # type: ignore[attr-defined]
+        return cls(outputs, output_dir, **fields)
+
+    @classmethod
+    def from_entry(cls, task_class: type, entry: Entry, cached: bool = True) -> Result:
+        """The Result of a valid cache entry."""
+        return cls.of(task_class, entry.outputs, entry.output_dir, cached=cached)
+
+    @classmethod
+    def from_outcome(cls, task_class: type, outcome: Outcome) -> Result:
+        """The Result of one state as a worker (or the cache) gave it."""
+        return cls.of(
+            task_class,
+            outcome.outputs,
+            outcome.output_dir,
+            errored=outcome.errored,
+            cached=outcome.cached,
+            runtime=0.0 if outcome.cached else outcome.runtime,
+            errors=[outcome.error] if outcome.error else [],
+        )
 
     @property
     def error_files(self) -> list[Path]:
@@ -83,9 +120,8 @@ class StateResults(Sequence[Result]):
         name, checksum = self._task_class.__name__, self._checksums[index]
         entry = self._cache.load(name, checksum)
         if entry is not None:
-            outputs = self._task_class.Outputs(**entry.outputs)  # type: ignore[attr-defined]
             cached = self._cached is None or bool(self._cached[index])
-            return Result(outputs, entry.output_dir, cached=cached)
+            return Result.from_entry(self._task_class, entry, cached)
         directory = self._cache.entry_dir(name, checksum)
         error = self._cache.read_error(name, checksum)
         errors = [error] if error else []

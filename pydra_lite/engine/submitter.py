@@ -145,23 +145,12 @@ class _NodeRun:
             return self._split(split_checksum, start)
         outputs = {k: v for k, v in entry.outputs.items() if k != "_states"}
         checksums = entry.outputs.get("_states") or self.node.checksums()
-        return self._result(outputs, entry.output_dir, checksums, None)
+        return self._result(outputs, entry.output_dir, checksums, None, [], 0.0)
 
     def _single(self, start: float) -> Result:
         job = next(self.node.jobs())
         outcome = self._lookup(job) or self._run_one(job)
-        outputs = None
-        if outcome.outputs is not None:
-            outputs = self.node.task_class.Outputs(**outcome.outputs)
-        errors = [outcome.error] if outcome.error else []
-        return Result(
-            outputs,
-            outcome.output_dir,
-            errored=outcome.errored,
-            cached=outcome.cached,
-            runtime=outcome.runtime if not outcome.cached else 0.0,
-            errors=errors,
-        )
+        return Result.from_outcome(self.node.task_class, outcome)
 
     def _split(self, split_checksum: str, start: float) -> Result:
         total = self.node.state.size
@@ -180,11 +169,8 @@ class _NodeRun:
         directory = self.cache.entry_dir(self.node.name, split_checksum)
         if not errors:
             directory = self._publish_split(split_checksum, outputs, checksums)
-        result = self._result(outputs, directory, checksums, cached)
-        result.errors = errors
-        result.errored = bool(errors)
-        result.runtime = time.perf_counter() - start
-        return result
+        runtime = time.perf_counter() - start
+        return self._result(outputs, directory, checksums, cached, errors, runtime)
 
     def _result(
         self,
@@ -192,29 +178,36 @@ class _NodeRun:
         directory: Path,
         checksums: list[str],
         cached: bytearray | None,
+        errors: list[dict[str, Any]],
+        runtime: float,
     ) -> Result:
         """The split Result; ``cached`` flags each state (None: all from the cache)."""
-        states = StateResults(self.cache, self.node.task_class, checksums, cached)
-        out = self.node.task_class.Outputs(**outputs)
-        all_cached = cached is None or all(cached)
-        return Result(out, directory, cached=all_cached, states=states)
+        task_class = self.node.task_class
+        return Result.of(
+            task_class,
+            outputs,
+            directory,
+            errored=bool(errors),
+            cached=cached is None or all(cached),
+            runtime=runtime,
+            errors=errors,
+            states=StateResults(self.cache, task_class, checksums, cached),
+        )
 
     def _publish_split(
         self, split_checksum: str, outputs: dict[str, Any], checksums: list[str]
     ) -> Path:
-        name = self.node.name
         provenance = {
-            "task": name,
+            "task": self.node.name,
             "checksum": split_checksum,
             "splitter": repr(self.node.state.splitter),
             "combiner": list(self.node.task.combiner),
             "states": len(checksums),
         }
-        with self.cache.lock(split_checksum):
-            directory = self.cache.prepare(name, split_checksum)
-            payload = {**outputs, "_states": checksums}
-            self.cache.publish(directory, split_checksum, payload, provenance)
-        return directory
+        payload = {**outputs, "_states": checksums}
+        return self.cache.publish_entry(
+            self.node.name, split_checksum, payload, provenance
+        )
 
     def _outcomes(self, checksums: list[str]) -> Iterator[tuple[int, Outcome]]:
         """Every state's outcome, cached ones first-come, others as batches end.
@@ -299,10 +292,7 @@ def _workflow_graph(task: WorkflowTask) -> WorkflowGraph:
 def _cached_workflow(cache: Cache, graph: WorkflowGraph) -> Result | None:
     """The workflow's own entry, holding its outputs: all a warm rerun reads."""
     entry = cache.load(graph.task_class.__name__, graph.checksum)
-    if entry is None:
-        return None
-    outputs = graph.task_class.Outputs(**entry.outputs)
-    return Result(outputs, entry.output_dir, cached=True)
+    return None if entry is None else Result.from_entry(graph.task_class, entry)
 
 
 def _graph_result(cache: Cache, run: WorkflowRun, index: int, start: float) -> Result:
@@ -317,11 +307,10 @@ def _graph_result(cache: Cache, run: WorkflowRun, index: int, start: float) -> R
         return Result(None, directory, errored=True, errors=errors, skipped=why)
     outputs = graph.output_values(run.outputs)
     provenance = {"task": name, "checksum": graph.checksum, "nodes": list(graph.nodes)}
-    with cache.lock(graph.checksum):
-        directory = cache.prepare(name, graph.checksum)
-        cache.publish(directory, graph.checksum, outputs, provenance)
-    return Result(
-        graph.task_class.Outputs(**outputs),
+    directory = cache.publish_entry(name, graph.checksum, outputs, provenance)
+    return Result.of(
+        graph.task_class,
+        outputs,
         directory,
         cached=not run.ran_in(index),
         runtime=time.perf_counter() - start,
@@ -336,10 +325,10 @@ def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
         name: [getattr(s.outputs, name) if s.outputs else None for s in states]
         for name in names
     }
-    outputs = node.task_class.Outputs(**node.gather(gathered))
     directory = states[0].output_dir.parent if states else Path()
-    return Result(
-        outputs,
+    return Result.of(
+        node.task_class,
+        node.gather(gathered),
         directory,
         errored=bool(errors),
         cached=all(s.cached for s in states),
@@ -366,7 +355,7 @@ def _progress_bar(total: int, wanted: bool | None) -> Any:
     """
     if wanted is None:
         wanted = total >= PROGRESS_MIN_STATES and _is_interactive()
-    if not wanted:  # not even a disabled tqdm: its first one costs ~15 ms
+    if not wanted:  # not even a disabled tqdm: making the first one is slow
         return _NoBar()
     bar = _notebook_bar() if "ipykernel" in sys.modules else None
     return (bar or tqdm)(total=total, unit="state", leave=False)

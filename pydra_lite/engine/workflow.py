@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeAlias
 
 from pydra_lite.compose.base import Task, input_values, operation_hash, state_of
-from pydra_lite.compose.lazy import LazyField
+from pydra_lite.compose.lazy import LazyField, is_lazy
 from pydra_lite.compose.workflow import WorkflowTask, build_workflow
 from pydra_lite.engine.job import Job
 from pydra_lite.engine.node import input_digests, state_checksum
@@ -52,7 +52,7 @@ class GraphNode:
         self.task_class = type(task)
         self.order = order
         values = input_values(task)
-        self.lazy = {f: v for f, v in values.items() if isinstance(v, LazyField)}
+        self.lazy = {f: v for f, v in values.items() if is_lazy(v)}
         self.upstream = {f: _find(built, name, v) for f, v in self.lazy.items()}
         self.state = self._make_state()
         combiner = [_qualify(name, c) for c in task.combiner]
@@ -133,7 +133,7 @@ class GraphNode:
         for field in self.lazy:
             yield self.upstream[field], self.upstream_index(field, index)
 
-    def job(self, flat: int, outputs: Outputs) -> Job:
+    def job(self, flat: int, outputs: StateOutputs) -> Job:
         """The job of state ``flat``, its lazy inputs read from ``outputs``."""
         index = self.state.index_of(flat)
         inputs = {}
@@ -149,7 +149,7 @@ class GraphNode:
                 inputs[field] = value
         return Job(self.checksums[flat], inputs, self._state_digests(index))
 
-    def value(self, kept: int, field: str, outputs: Outputs) -> Any:
+    def value(self, kept: int, field: str, outputs: StateOutputs) -> Any:
         """This node's output ``field`` at kept state ``kept`` (a list when combined)."""
         states = outputs[self]
         if not self.combined.dims:
@@ -157,7 +157,7 @@ class GraphNode:
         return [states[s][field] for s in self.groups[kept]]  # type: ignore[index]
 
 
-Outputs: TypeAlias = Mapping[GraphNode, list[dict[str, Any] | None]]
+StateOutputs: TypeAlias = Mapping[GraphNode, list[dict[str, Any] | None]]
 """Per node, the outputs of each of its states (None until known)."""
 
 
@@ -214,7 +214,7 @@ class WorkflowGraph:
         op_hash = operation_hash(type(workflow))
         return combine_digests(b"workflow", op_hash, *parts).hex()
 
-    def output_values(self, outputs: Outputs) -> dict[str, Any]:
+    def output_values(self, outputs: StateOutputs) -> dict[str, Any]:
         """The workflow's outputs: one value, or a list over a split node's kept states."""
         values = {}
         for name, (node, field) in self.outputs.items():
@@ -251,14 +251,14 @@ def _flatten(
 
 def _resolve_aliases(task: Task, aliases: Mapping[tuple[str, str], LazyField]) -> Task:
     for field, value in input_values(task).items():
-        if isinstance(value, LazyField) and (value.node, value.field) in aliases:
+        if is_lazy(value) and (value.node, value.field) in aliases:
             setattr(task, field, aliases[value.node, value.field])
     return task
 
 
 def _check_outputs(workflow: WorkflowTask, outputs: Mapping[str, Any]) -> None:
     for name, value in outputs.items():
-        if not isinstance(value, LazyField):
+        if not is_lazy(value):
             msg = (
                 f"workflow {type(workflow).__name__}: output {name!r} must be a node's "
                 f"lazy output (e.g. node.out), got {value!r}"

@@ -38,7 +38,7 @@ _UNSUPPORTED_LINK_KEYS = ("conditions", "on_error", "sub_target", "sub_source")
 
 
 @attrs.frozen
-class Node:
+class EwoksNode:
     """One ewoks node, resolved: its task class, given values and linked inputs."""
 
     id: Any
@@ -54,7 +54,7 @@ class EwoksGraph:
     """A validated ewoks graph; ``nodes`` are in topological order."""
 
     id: str
-    nodes: dict[Any, Node]
+    nodes: dict[Any, EwoksNode]
     end_nodes: tuple[Any, ...]
     start_nodes: tuple[Any, ...]
 
@@ -84,7 +84,9 @@ def load_graph(
     nodes = {}
     for nid in order:
         own = {k: v for k, v in values[nid].items() if k not in feeds[nid]}
-        nodes[nid] = Node(nid, names[nid], classes[nid], ports[nid], own, feeds[nid])
+        nodes[nid] = EwoksNode(
+            nid, names[nid], classes[nid], ports[nid], own, feeds[nid]
+        )
         _check_required(nodes[nid])
     ends = tuple(nid for nid in order if not successors[nid])
     return EwoksGraph(_graph_id(data), nodes, ends, starts)
@@ -344,7 +346,7 @@ def _node_names(order: Sequence[Any]) -> dict[Any, str]:
     return names
 
 
-def _check_required(node: Node) -> None:
+def _check_required(node: EwoksNode) -> None:
     for name in node.ports.required:
         if name not in node.values and name not in node.links:
             msg = (

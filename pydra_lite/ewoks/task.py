@@ -16,21 +16,17 @@ that ``run()`` did not set, holds :data:`MISSING_DATA` (falsy, as in ewoks).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydra_lite.errors import TaskInputError
 
 
-class _MissingData:
+class _MissingData(enum.Enum):
     """The value of an input that was not given or an output that was not set."""
 
-    _instance: ClassVar[_MissingData | None] = None
-
-    def __new__(cls) -> _MissingData:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    MISSING_DATA = "MISSING_DATA"
 
     def __bool__(self) -> bool:
         return False
@@ -38,15 +34,12 @@ class _MissingData:
     def __repr__(self) -> str:
         return "MISSING_DATA"
 
-    def __reduce__(self) -> str:
-        return "MISSING_DATA"
-
     def __bytes_repr__(self, cache: Any) -> Iterator[bytes]:
         """One fixed preimage: a missing optional input hashes the same everywhere."""
         yield b"ewoks-missing-data"
 
 
-MISSING_DATA = _MissingData()
+MISSING_DATA = _MissingData.MISSING_DATA
 """Marks a missing input or an unset output (a singleton, falsy, picklable)."""
 
 _RESERVED = frozenset({"run", "get_input_value", "inputs", "outputs", "missing_inputs"})

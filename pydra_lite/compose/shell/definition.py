@@ -21,11 +21,11 @@ from typing import Any
 import attrs
 
 from pydra_lite.compose.base import Task
-from pydra_lite.compose.python import parse_docstring_args
 from pydra_lite.compose.shell import fields as fl
 from pydra_lite.compose.shell.fields import KEEP, Arg, F, Item, Out, OutArg, Word
 from pydra_lite.compose.shell.task import build_class
 from pydra_lite.compose.shell.template import parse_template
+from pydra_lite.compose.signature import parse_docstring_args
 from pydra_lite.errors import TaskDefinitionError, TemplateError
 
 

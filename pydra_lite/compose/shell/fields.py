@@ -20,6 +20,7 @@ in ``define(inputs=...)`` overrides only what it names of a template field.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -29,24 +30,16 @@ from fileformats.generic import File
 from pydra_lite.compose.base import UNSET
 
 
-class _Keep:
+class _Keep(enum.Enum):
     """Marks an attribute that was not given (keep the template's value)."""
 
-    _instance: ClassVar[_Keep | None] = None
-
-    def __new__(cls) -> _Keep:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    KEEP = "KEEP"
 
     def __repr__(self) -> str:
         return "KEEP"
 
-    def __reduce__(self) -> str:
-        return "KEEP"
 
-
-KEEP: Any = _Keep()
+KEEP: Any = _Keep.KEEP
 """The value of a field attribute that was not given."""
 
 

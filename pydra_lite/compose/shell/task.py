@@ -34,6 +34,7 @@ from pydra_lite.compose.base import (
     input_values,
     make_task_class,
 )
+from pydra_lite.compose.lazy import is_lazy
 from pydra_lite.compose.shell import fields as fl
 from pydra_lite.compose.shell.command import (
     Command,
@@ -68,7 +69,7 @@ class ShellTask(Task):
             raise StateError(msg)
         self._check_mandatory()
         inputs = input_values(self)
-        lazy = [key for key, value in inputs.items() if _is_lazy(value)]
+        lazy = [key for key, value in inputs.items() if is_lazy(value)]
         if lazy:
             msg = f"{type(self).__name__}: inputs {lazy} are workflow connections; cmdline is known when they run"
             raise WorkflowError(msg)
@@ -87,10 +88,6 @@ class ShellTask(Task):
     @classmethod
     def _execute(cls, inputs: Mapping[str, Any], output_dir: Path) -> dict[str, Any]:
         return run_command(cls._command, inputs, output_dir)
-
-
-def _is_lazy(value: Any) -> bool:
-    return bool(getattr(value, "_is_lazy", False))
 
 
 def _check_output_choice(task: str, field: OutArg, value: Any) -> None:
