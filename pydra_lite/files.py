@@ -99,9 +99,9 @@ def _same(before: os.stat_result, after: os.stat_result) -> bool:
 def _walk(root: str) -> list[tuple[str, os.stat_result]]:
     """Every file below ``root`` as (relative posix path, stat), in order.
 
-    Directories are opened by descriptor and entries stat'ed relative to it:
-    no path is resolved twice, which makes the walk nearly as cheap as
-    ``os.stat`` on a list of the files' paths.
+    Directories are opened by descriptor and entries stat'ed relative to it,
+    so no path is resolved twice: each ``stat`` looks up one name in a
+    directory already open.
     """
     found: list[tuple[str, os.stat_result]] = []
     ancestors: set[tuple[int, int]] = set()

@@ -302,7 +302,7 @@ class _Lock:
     """The lock of one checksum: a thread lock, then a byte-range record lock.
 
     A plain class rather than a generator context manager: it is taken once per
-    state, and this costs a third as much.
+    state, and a generator's setup would be most of the cost of taking it.
     """
 
     __slots__ = ("_fd", "_offset", "_thread_lock")

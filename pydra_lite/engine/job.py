@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import platform
 import resource
@@ -260,9 +261,12 @@ def _shared_provenance(task_class: type[Task], worker: str) -> bytes:
 def _provenance(shared: bytes, job: Job, start: float, end: float) -> bytes:
     """One state's ``_provenance.json``: its own fields, then the shared ones.
 
-    Formatted directly (every value is a hex string, a number or a timestamp;
-    field names are JSON-quoted once): ``json.dumps`` of a dict per state
-    cost more than the rest of the record together.
+    Formatted by hand, so that no dict is built and encoded per state: every
+    value is a hex string, a number or a timestamp, which need no escaping;
+    field names are JSON-quoted by ``json.dumps``, once per name; only a
+    workflow state's upstream map goes through ``json.dumps`` whole.
+    ``tests/test_provenance_equivalence.py`` checks that the bytes parse to
+    the dict ``json.dumps`` would have written.
     """
     inputs = ", ".join(
         f'{_json_key(key)}: "{digest.hex()}"'
@@ -298,9 +302,18 @@ def _host() -> dict[str, Any]:
 
 
 def _platform() -> str:
-    """``platform.platform()``'s text without its cost (a ``uname -p`` subprocess
-    and a scan of the Python executable: 6 ms in every process)."""
-    uname = platform.uname()  # its processor field, the slow one, is left unread
+    """``platform.platform()``'s text, without its ``uname -p`` subprocess.
+
+    On Linux with glibc the same text, as long as ``uname -p`` says the
+    machine, ``unknown`` or nothing, which ``platform.platform()`` leaves out
+    (any other processor name it puts after the machine), and the release
+    holds none of the characters it replaces (spaces, ``/\\:;"()``; a Linux
+    release has none). Without glibc the libc part is left out
+    (``platform.platform()`` scans the Python executable for it). Elsewhere
+    ``system-release-machine``, which ``platform.platform()`` words its own
+    way (a macOS version, say). ``tests/engine/test_job.py`` pins this.
+    """
+    uname = platform.uname()  # its processor field, a subprocess, is left unread
     text = f"{uname.system}-{uname.release}-{uname.machine}"
     try:
         libc = os.confstr("CS_GNU_LIBC_VERSION")
@@ -317,9 +330,20 @@ def _user() -> str:
 
 
 def _iso(timestamp: float) -> str:
-    """ISO 8601 in UTC with microseconds, e.g. ``2026-01-02T03:04:05.123456+00:00``."""
-    second = int(timestamp)
-    micro = int((timestamp - second) * 1e6)
+    """ISO 8601 in UTC with microseconds, e.g. ``2026-01-02T03:04:05.123456+00:00``.
+
+    The text of ``datetime.fromtimestamp(timestamp, UTC).isoformat(
+    timespec="microseconds")`` for the years 1000 to 9999, by its rounding
+    (``math.modf``, then the nearest microsecond, half to even), with
+    ``datetime`` asked only once per second. ``tests/engine/test_job.py``
+    checks the equivalence.
+    """
+    fraction, whole = math.modf(timestamp)
+    second, micro = int(whole), round(fraction * 1e6)
+    if micro >= 1_000_000:  # rounded up into the next second
+        second, micro = second + 1, micro - 1_000_000
+    elif micro < 0:  # before the epoch: the fraction counts down
+        second, micro = second - 1, micro + 1_000_000
     return f"{_iso_second(second)}.{micro:06d}+00:00"
 
 

@@ -12,13 +12,12 @@ once), at ``$PYDRA_LITE_HASH_MEMO`` or
 ``user_cache_dir("pydra-lite")/hash-memo-v{FORMAT_VERSION}.{MEMO_LAYOUT}.sqlite``.
 Its journal is SQLite's default rollback journal, not WAL: WAL does not work
 on network file systems (a home directory on a cluster), and every process
-opening a WAL database sets up its shared-memory index, 0.3 to 0.5 ms of each
-warm run, while the memo's writes, which make readers wait, are rare and
-short. A row maps
-(kind, key) to a signature and a digest. A dict in each process sits in front
-of the database. Nothing modified less than :data:`SETTLE_SECONDS` before it
-was hashed is memoised: a write within the file system's mtime granularity
-would not change the signature.
+opening a WAL database sets up its shared-memory index, a cost every warm run
+would pay, while the memo's writes, which make readers wait, are rare and
+short. A row maps (kind, key) to a signature and a digest. A dict in each
+process sits in front of the database. Nothing modified less than
+:data:`SETTLE_SECONDS` before it was hashed is memoised: a write within the
+file system's mtime granularity would not change the signature.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Batches travel as bytes, as for every worker of
 :class:`~pydra_lite.workers.pickled.PickledBatchWorker` (the task class apart
-from the jobs). A batch costs about a millisecond on its way (pickling, a
-round trip between processes), so batches are at most a quarter of a
-process's share of what is left and, once batches have come back, never
-below 10 ms of work.
+from the jobs). A batch has a cost of its own on its way (pickling, a round
+trip between processes), whatever it holds, but a small one, so batches are
+at most 1/``batches_per_thread`` of a process's share of what is left and,
+once batches have come back, never below ``min_batch_seconds`` of work.
 
 A pool process that dies (a segfault, the out-of-memory killer, ``os._exit``)
 breaks the pool: every batch it had is lost (the engine settles their
@@ -42,8 +42,8 @@ class ConcurrentFuturesWorker(PickledBatchWorker):
     """Runs batches on a pool of ``n_procs`` processes, started at once."""
 
     name = "cf"
-    batches_per_thread = 4
-    min_batch_seconds = 0.01
+    batches_per_thread = 4  # more, smaller batches than dask: each costs less
+    min_batch_seconds = 0.01  # so that a batch's own cost stays a small share
 
     def __init__(self, n_procs: int | None = None) -> None:
         super().__init__()

@@ -21,14 +21,13 @@ impure (``pure=False``, so dask never merges two batches that happen to look
 alike); it hands each outcome over inside the client's event loop, with no
 extra round trip.
 
-Batch sizes: a dask batch costs about 4 ms of CPU on its way through the
-client, the scheduler and a dask worker (measured on a 2-process
-LocalCluster: 1.7 ms in the submitting process, which also runs the
-scheduler, and 2.2 ms in the dask worker), several times a ``cf`` batch, and
-on a small machine those CPUs are the ones the states run on. So batches are
-a larger share of what is left than ``cf``'s (half a thread's share, then
-smaller as the run ends, so that no thread idles behind a long last batch)
-and, once batches have come back, never below 0.1 s of work.
+Batch sizes: a dask batch costs CPU in more places than a ``cf`` batch (the
+client, the scheduler, which a LocalCluster runs in the submitting process,
+and a dask worker), and on a small machine those CPUs are the ones the states
+run on. So batches are a larger share of what is left than ``cf``'s
+(1/``batches_per_thread`` of a thread's share, then smaller as the run ends,
+so that no thread idles behind a long last batch) and, once batches have
+come back, never below ``min_batch_seconds`` of work.
 
 This module is imported only when the ``"dask"`` worker is named, so
 ``distributed`` is imported at the top.
@@ -63,8 +62,8 @@ class DaskWorker(PickledBatchWorker):
     """
 
     name = "dask"
-    batches_per_thread = 2
-    min_batch_seconds = 0.1  # a batch's own cost, ~4 ms, stays a few percent
+    batches_per_thread = 2  # fewer batches than cf: each costs more on its way
+    min_batch_seconds = 0.1  # so that a batch's own cost stays a small share
 
     def __init__(
         self,

@@ -2,17 +2,17 @@
 
 Batches are cloudpickled in the submitter (so tasks defined in ``__main__``
 or in a notebook travel by value) and their outcomes come back cloudpickled
-too. A task class pickled by value costs about a millisecond to pickle and
-as much to unpickle, more than a hundred trivial states, so it travels apart
-from the jobs: pickled once per worker, unpickled once per process (a small
-cache keyed by its bytes, :func:`unpickled_class`).
+too. A task class pickled by value (its code and what that reads) is the same
+in every batch of a run and can outweigh a batch of trivial states, so it
+travels apart from the jobs: pickled once per worker, unpickled once per
+process (a small cache keyed by its bytes, :func:`unpickled_class`).
 
 Batch sizes: a share of what is left (1/``batches_per_thread`` of a thread's
-share), so batches start large, which keeps trivial states about as cheap as
-in serial, and shrink as the run ends, so that no thread idles behind a long
-last batch; once batches have come back, never below ``min_batch_seconds``
-of work, so that a batch's own cost stays small. Each worker sets both from
-what a batch costs on its way.
+share), so batches start large, which spreads a batch's own cost over many
+trivial states, and shrink as the run ends, so that no thread idles behind a
+long last batch; once batches have come back, never below
+``min_batch_seconds`` of work, so that a batch's own cost stays small. Each
+worker sets both from what a batch costs on its way.
 """
 
 from __future__ import annotations

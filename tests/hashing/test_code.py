@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pydra_lite.compose import python
 from pydra_lite.compose.base import operation_hash
 from pydra_lite.errors import HashingError
 from pydra_lite.hashing import code as code_hash
@@ -286,7 +287,6 @@ def test_a_function_without_source_asks_for_a_version() -> None:
 
 
 def test_version_replaces_the_source() -> None:
-    python = pytest.importorskip("pydra_lite.compose.python")
     namespace: dict[str, Any] = {"__name__": "__main__"}
     exec("def no_source(x: int) -> int:\n    return x\n", namespace)
     one = python.define(namespace["no_source"], version="1")

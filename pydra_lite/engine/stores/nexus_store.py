@@ -1,8 +1,8 @@
 """The ``nexus`` store: a job's outputs as HDF5 with NeXus groups, ``_result.h5``.
 
-Needs h5py (``pip install 'pydra-lite[nexus]'``); importing this module
-without it raises :class:`~pydra_lite.errors.StoreError` saying so, which is
-what ``get_store("nexus")`` reports.
+Needs h5py (``pip install 'pydra-lite[nexus]'``): importing this module
+without it raises ``ImportError``, which ``get_store("nexus")`` reports as a
+:class:`~pydra_lite.errors.StoreError` that names the extra to install.
 
 Layout::
 

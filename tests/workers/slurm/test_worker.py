@@ -20,7 +20,7 @@ import pytest
 from pydra_lite import Submitter, python
 from pydra_lite.workers.slurm.queue import has_slurm
 
-from .contract import Inc, WorkerContract
+from ..contract import Inc, WorkerContract
 
 pytestmark = [
     pytest.mark.slurm,
