@@ -33,7 +33,7 @@ from pydra_lite.compose.base import (
     operation_hash,
     state_of,
 )
-from pydra_lite.compose.lazy import LazyField
+from pydra_lite.compose.lazy import is_lazy
 from pydra_lite.engine.job import Job
 from pydra_lite.hashing import DIGEST_SIZE, combine_digests, combine_hasher, hash_object
 
@@ -61,7 +61,7 @@ def input_digests(
     for field, value in values.items():
         if isinstance(value, StateArray):
             split[field] = [hash_object(item, field=field) for item in value]
-        elif not isinstance(value, LazyField):
+        elif not is_lazy(value):
             fixed[field] = hash_object(value, field=field)
     return fixed, split
 

@@ -221,10 +221,6 @@ class WorkflowRun:
                 stack.extend(self.dependants.get(dependant, []))
                 stack.extend(self.followers.get(dependant, []))
 
-    @property
-    def failed(self) -> bool:
-        return bool(self.errors or self.skipped)
-
 
 def _demanded(graph: WorkflowGraph) -> Iterator[GraphNode]:
     """The nodes whose states a run must have: those returned, and the sinks."""
