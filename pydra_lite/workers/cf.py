@@ -9,7 +9,10 @@ once batches have come back, never below ``min_batch_seconds`` of work.
 
 A pool process that dies (a segfault, the out-of-memory killer, ``os._exit``)
 breaks the pool: every batch it had is lost (the engine settles their
-states), and the next batch starts a new pool.
+states), and the next batch starts a new pool. The other way round, a pool
+process never outlives the program that made it: a watchdog thread in each
+one exits it as soon as that program dies (killed, crashed), so no orphan keeps computing or holds the program's stdout open (a
+``| tee log`` or a ``subprocess.communicate()`` waiting for its end).
 
 The pool starts when the worker is made, not on the first batch, so that its
 start-up overlaps the hashing of the inputs. How it starts:
@@ -29,10 +32,14 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from pydra_lite.workers.pickled import PickledBatchWorker, run_pickled
+
+WATCH_SECONDS = 0.5
+"""How often a pool process not made by multiprocessing checks its parent pid."""
 
 _PRELOAD = ["pydra_lite.workers.pickled", "pydra_lite.compose.python", "cloudpickle"]
 """What a forkserver imports once, before forking each pool process."""
@@ -112,7 +119,11 @@ def _started_pool(
     n_procs: int, context: multiprocessing.context.BaseContext
 ) -> ProcessPoolExecutor:
     """A pool whose processes all exist (one no-op each makes them start)."""
-    pool = ProcessPoolExecutor(n_procs, mp_context=context)
+    pool = ProcessPoolExecutor(
+        n_procs,
+        mp_context=context,
+        initializer=_watch_parent,
+    )
     for _ in range(n_procs):
         pool.submit(os.getpid)
     return pool
@@ -137,3 +148,32 @@ def _is_single_threaded() -> bool:
         return len(os.listdir("/proc/self/task")) == 1
     except OSError:  # no procfs: Python's own count is all there is
         return True
+
+
+def _watch_parent() -> None:
+    """Start, in a pool process, the thread that exits it when its maker dies.
+
+    The maker is multiprocessing's parent process: the program that made the
+    pool, however it started (fork, forkserver or spawn). Its sentinel, a
+    pipe it holds open, reads EOF the moment it dies, even while it is a
+    zombie no one reaped. Polling the pid would miss that, and Linux's
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the process ends
+    and never for a process forked by a forkserver.
+    """
+    thread = threading.Thread(
+        target=_exit_when_orphaned,
+        args=(multiprocessing.parent_process(),),
+        name="pydra-lite-parent-watch",
+        daemon=True,
+    )
+    thread.start()
+
+
+def _exit_when_orphaned(parent: multiprocessing.process.BaseProcess | None) -> None:
+    if parent is not None:
+        parent.join()  # returns when the parent's sentinel reads EOF
+    else:  # not started by multiprocessing: fall back to watching the pid
+        ppid = os.getppid()
+        while os.getppid() == ppid:
+            time.sleep(WATCH_SECONDS)
+    os._exit(1)  # no cleanup to run: the program that waits for us is gone

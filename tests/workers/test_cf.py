@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +18,8 @@ from pydra_lite import Submitter
 from pydra_lite.workers.cf import ConcurrentFuturesWorker, _context
 
 from .contract import Inc, Pair, Pid, WorkerContract
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class TestConcurrentFutures(WorkerContract):
@@ -69,3 +74,71 @@ def test_several_task_classes_share_one_pool(cache_dir: Path) -> None:
         again = sub(Pair().split(("a", "b"), a=[5], b=[6]))
     assert pairs.outputs.total == [4, 6] and incs.outputs.out == [2, 3]
     assert again.outputs.product == [30]
+
+
+ORPHAN_SCRIPT = """
+import os, signal, sys, threading, time
+from pydra_lite import Submitter, python
+
+@python.define
+def Sleep(a: int, pids: str) -> int:
+    import os, time
+    open(os.path.join(pids, str(os.getpid())), "w").close()
+    time.sleep(120)
+    return a
+
+def kill_self_once_running(pids):
+    while len(os.listdir(pids)) < 2:
+        time.sleep(0.05)
+    print("states running", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    pids, start = sys.argv[1], sys.argv[2]
+    killer = threading.Thread(target=kill_self_once_running, args=(pids,))
+    if start == "forkserver":  # a second thread: the pool starts by forkserver
+        killer.start()
+    with Submitter(cache_dir=sys.argv[3], worker="cf", n_procs=2) as sub:
+        if start == "fork":
+            killer.start()
+        sub(Sleep(pids=pids).split(a=[1, 2]))
+"""
+
+
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_pool_processes_exit_when_the_submitter_is_killed(
+    tmp_path: Path, start: str
+) -> None:
+    """A killed program leaves no pool process computing or holding its stdout:
+    a caller reading the output to its end (``communicate()``, ``| tee``) returns."""
+    script, pids = tmp_path / "orphans.py", tmp_path / "pids"
+    script.write_text(ORPHAN_SCRIPT)
+    pids.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [sys.executable, str(script), str(pids), start, str(tmp_path / "cache")]
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        out, _ = proc.communicate(timeout=30)  # EOF: every holder of the pipe is gone
+        assert b"states running" in out
+        assert proc.returncode == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while _alive(pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(pids) == []
+    finally:
+        proc.kill()
+        for pid in _alive(pids):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pids: Path) -> list[int]:
+    alive = []
+    for name in os.listdir(pids):
+        try:
+            os.kill(int(name), 0)
+        except ProcessLookupError:
+            continue
+        alive.append(int(name))
+    return alive
