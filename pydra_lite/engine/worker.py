@@ -15,7 +15,9 @@ Workers are found by name (``"serial"``, ``"cf"``, ...), by dotted path
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from typing import Any, ClassVar
@@ -123,9 +125,15 @@ def register_worker(name: str, worker: str | type[Worker]) -> None:
 def get_worker(spec: str | type[Worker] | Worker, **options: Any) -> Worker:
     """A ready Worker for a name, a dotted path, a class or an instance."""
     if isinstance(spec, Worker):
+        if options:
+            msg = (
+                f"worker options {sorted(options)} were given with a ready worker "
+                f"{spec!r}; pass them to its constructor instead"
+            )
+            raise WorkerError(msg)
         return spec
     if isinstance(spec, type) and issubclass(spec, Worker):
-        return spec(**options)
+        return _construct(spec.__name__, spec, options)
     if not isinstance(spec, str):
         msg = f"worker must be a name, a Worker subclass or instance, not {spec!r} ({type(spec).__name__})"
         raise WorkerError(msg)
@@ -137,7 +145,50 @@ def get_worker(spec: str | type[Worker] | Worker, **options: Any) -> Worker:
             "by dotted path, 'package.module:WorkerClass'"
         )
         raise WorkerError(msg)
-    return _resolve(spec, target)(**options)
+    return _construct(spec, _resolve(spec, target), options)
+
+
+_SUBMITTER_NAMES = {
+    "cache_root": "cache_dir",  # Pydra's name
+    "plugin": "worker",  # Pydra 0.x's name
+    "cache_locations": "readonly_caches",  # Pydra's name
+}
+"""Submitter options under the names other tools give them."""
+
+
+def _construct(spec: str, cls: type[Worker], options: dict[str, Any]) -> Worker:
+    """``cls(**options)``, after checking each option is one it takes.
+
+    The Submitter passes every keyword it does not know to the worker, so a
+    misspelt Submitter option lands here: name it, not the worker's signature.
+    """
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return cls(**options)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return cls(**options)
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise WorkerError(_unknown_options_msg(spec, cls, unknown, list(params)))
+    return cls(**options)
+
+
+def _unknown_options_msg(
+    spec: str, cls: type[Worker], unknown: list[str], known: list[str]
+) -> str:
+    name = unknown[0]
+    hint = ""
+    if name in _SUBMITTER_NAMES:
+        hint = f"; did you mean Submitter({_SUBMITTER_NAMES[name]}=...)?"
+    elif close := difflib.get_close_matches(name, known, n=1):
+        hint = f"; did you mean {close[0]!r}?"
+    takes = ", ".join(known) or "no options"
+    return (
+        f"worker {spec!r} ({cls.__name__}) has no option {name!r}{hint} "
+        f"It takes: {takes}. Options the Submitter itself takes: cache_dir, "
+        "worker, readonly_caches, rerun, store, progress"
+    )
 
 
 def _resolve(spec: str, target: str | type[Worker]) -> type[Worker]:
