@@ -293,14 +293,17 @@ def _length(name: str, value: object) -> int:
             f"pass a list, e.g. sorted(...) or list(d.values())"
         )
         raise StateError(msg)
-    if not isinstance(value, Iterable) or not hasattr(value, "__len__"):
-        kind = type(value).__name__
-        msg = (
-            f"split({name}={shown}) got a {kind}, which is not a list of values; "
-            f"pass a list, e.g. [{shown}] for one state or list(...) for an iterator"
-        )
-        raise StateError(msg)
-    return len(value)  # type: ignore[arg-type]
+    try:
+        if isinstance(value, Iterable):
+            return len(value)  # type: ignore[arg-type]
+    except TypeError:  # has __len__ but no length: a 0-d numpy array
+        pass
+    kind = type(value).__name__
+    msg = (
+        f"split({name}={shown}) got a {kind}, which is not a list of values; "
+        f"pass a list, e.g. [{shown}] for one state or list(...) for an iterator"
+    )
+    raise StateError(msg)
 
 
 def _parse(node: Any, *, top: Any) -> list[tuple[str, ...]]:

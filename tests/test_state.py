@@ -376,3 +376,17 @@ def test_zip_pairs_match_builtin_zip(length: int, data: st.DataObject) -> None:
     state = State.from_splitter(("a", "b"), lengths_of({"a": a, "b": b}))
     pairs = [(a[m["a"]], b[m["b"]]) for m in map(state.name_indices, state.indices())]
     assert pairs == list(zip(a, b, strict=True))
+
+
+def test_a_zero_dimensional_array_is_refused_as_one_value_not_a_list() -> None:
+    np = pytest.importorskip("numpy")
+    with pytest.raises(
+        StateError, match=r"split\(a=array\(5\)\).*not a list of values"
+    ):
+        lengths_of({"a": np.array(5)})
+    assert lengths_of({"a": np.array([5, 6])}) == {"a": 2}
+
+
+def test_a_generator_is_refused_with_the_fix() -> None:
+    with pytest.raises(StateError, match=r"list\(\.\.\.\) for an iterator"):
+        lengths_of({"a": (i for i in range(3))})

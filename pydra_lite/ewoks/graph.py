@@ -95,6 +95,13 @@ def load_graph(
 def _read(source: Mapping[str, Any] | str | os.PathLike[str]) -> Mapping[str, Any]:
     if isinstance(source, Mapping):
         return source
+    if not isinstance(source, str | os.PathLike):
+        msg = (
+            f"ewoks graph: got a {type(source).__name__} ({_short(source)}); pass "
+            "the graph dict ({'graph': ..., 'nodes': [...], 'links': [...]}) or "
+            "the path of its .json file"
+        )
+        raise WorkflowError(msg)
     path = Path(source)
     if not path.is_file():
         msg = f"ewoks graph {str(source)!r}: not a dict and not a JSON file; pass the graph dict or the path of its .json file"
@@ -104,6 +111,11 @@ def _read(source: Mapping[str, Any] | str | os.PathLike[str]) -> Mapping[str, An
         msg = f"ewoks graph file {path}: holds {type(loaded).__name__}, expected a JSON object"
         raise WorkflowError(msg)
     return loaded
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _graph_id(data: Mapping[str, Any]) -> str:

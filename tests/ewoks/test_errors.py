@@ -102,3 +102,13 @@ def test_a_class_that_is_not_a_task() -> None:
         WorkflowError, match=r"not a subclass of pydra_lite\.ewoks\.Task"
     ):
         load_graph({"nodes": [node("n", "collections.OrderedDict")]})
+
+
+@pytest.mark.parametrize("graph", [[1, 2], 3, None])
+def test_a_graph_that_is_neither_a_dict_nor_a_path_names_its_type(
+    graph: object,
+) -> None:
+    with pytest.raises(
+        WorkflowError, match=rf"got a {type(graph).__name__}.*graph dict"
+    ):
+        execute_graph(graph)  # type: ignore[arg-type]
