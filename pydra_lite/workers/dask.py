@@ -4,7 +4,8 @@ Three ways to name the cluster, and what :meth:`DaskWorker.close` releases:
 
 * nothing: a ``LocalCluster`` of worker *processes* (tasks are mostly
   pure-Python CPU work, which threads would serialise on the GIL) starts on
-  first use and is shut down on close, with its client;
+  first use and is shut down on close, with its client; a batch whose
+  process dies is not retried elsewhere (the engine errors its states);
 * an address (``"tcp://host:8786"``): a client connects on first use; close
   disconnects that client and leaves the cluster running;
 * a ``distributed.Client``: used as it is; close releases only the batches
@@ -39,6 +40,7 @@ import os
 from concurrent.futures import Future
 from typing import Any
 
+import dask
 import distributed
 from distributed.cfexecutor import ClientExecutor
 
@@ -127,12 +129,17 @@ class DaskWorker(PickledBatchWorker):
         return self._client
 
     def _start_local_cluster(self) -> distributed.Client:
-        self._cluster = distributed.LocalCluster(
-            n_workers=self.n_workers,
-            threads_per_worker=self.threads_per_worker,
-            processes=True,
-            **self.cluster_options,
-        )
+        # A batch whose process dies is lost at once, not retried on the next
+        # process (dask's default, three times): its states are settled by
+        # the engine as errored, and a state that kills its process (out of
+        # memory, a segfault) would kill every process it is retried on.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.n_workers,
+                threads_per_worker=self.threads_per_worker,
+                processes=True,
+                **self.cluster_options,
+            )
         try:
             return distributed.Client(self._cluster)
         except BaseException:

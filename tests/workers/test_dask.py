@@ -159,6 +159,36 @@ def test_own_local_cluster_is_closed_on_submitter_exit(cache_dir: Path) -> None:
     assert sub.worker.cluster is None and sub.worker.client is None
 
 
+@python.define
+def DieLogged(a: int, log: str) -> int:
+    """Appends its pid to ``log``, then SIGKILLs its process for ``a == 1``."""
+    import os
+    import signal
+
+    with open(log, "a") as stream:
+        stream.write(f"{a} {os.getpid()}\n")
+    if a == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return a
+
+
+def test_own_cluster_loses_a_dying_batch_once_not_on_every_process(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """A state that kills its process is not retried on the next one (dask
+    would, three times): it is errored after one death, its siblings run."""
+    log = tmp_path / "attempts"
+    task = DieLogged(log=str(log)).split(a=[0, 1, 2])
+    with Submitter(
+        cache_dir=cache_dir, worker="dask", n_workers=2, dashboard_address=":0"
+    ) as sub:
+        result = sub(task, raise_errors=False)
+    attempts = [line.split()[0] for line in log.read_text().splitlines()]
+    assert attempts.count("1") == 1
+    assert result.states[1].errored
+    assert "KilledWorker" in result.errors[0]["type"]
+
+
 def test_task_defined_in_main_travels_by_value(client: Any, run_script) -> None:  # type: ignore[no-untyped-def]
     code = (
         "import sys\n"
