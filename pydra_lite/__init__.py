@@ -15,6 +15,7 @@ from pydra_lite.engine.stores import Store, get_store, register_store, write_ato
 from pydra_lite.engine.submitter import Submitter
 from pydra_lite.engine.worker import Worker, get_worker, register_worker
 from pydra_lite.errors import (
+    CacheEntryError,
     CacheWarning,
     CommandError,
     ConnectionTypeError,
@@ -41,6 +42,7 @@ from pydra_lite.files import Directory, File
 from pydra_lite.hashing import hash_object, register_serializer
 
 __all__ = [
+    "CacheEntryError",
     "CacheWarning",
     "CommandError",
     "ConnectionTypeError",

@@ -13,6 +13,7 @@ carries its context as attributes for callers who do::
     ├── WorkflowError(ValueError)        a graph that cannot be built
     ├── StoreError(ValueError)           a result store that cannot hold a value
     ├── InvalidEntryError(ValueError)    a result file that cannot be trusted (a miss)
+    ├── CacheEntryError(FileExistsError) an entry path that is a symlink or a file
     ├── TemplateError(ValueError)        a shell template or field that cannot work
     ├── PathTemplateError(ValueError)    an output path template that cannot render
     ├── WorkerError(LookupError)         an unknown or unusable worker
@@ -128,6 +129,13 @@ class InvalidEntryError(PydraLiteError, ValueError):
 
     A :class:`~pydra_lite.engine.stores.Store`'s ``load`` raises it; the cache
     turns it into a miss with a :class:`CacheWarning`, never a wrong hit.
+    """
+
+
+class CacheEntryError(PydraLiteError, FileExistsError):
+    """A cache entry's path is a symlink or a file: never emptied, run in or written through.
+
+    The state it names is errored; nothing the path points to is touched.
     """
 
 

@@ -16,6 +16,7 @@ from pydra_lite import errors
 from pydra_lite.compose import shell
 
 EXPORTED = [
+    "CacheEntryError",
     "CacheWarning",
     "CommandError",
     "ConnectionTypeError",

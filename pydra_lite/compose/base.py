@@ -34,6 +34,7 @@ from pydra_lite.compose.lazy import check_connection, is_lazy
 from pydra_lite.compose.outputs import LazyOutputsClass
 from pydra_lite.errors import StateError, TaskInputError
 from pydra_lite.hashing import combine_digests
+from pydra_lite.hashing.code import CodeGuards, guarded
 from pydra_lite.state import State, lengths_of
 from pydra_lite.typecheck import coerce, type_name
 
@@ -93,7 +94,7 @@ class Task:
     _input_specs: ClassVar[tuple[InputSpec, ...]] = ()
     _output_specs: ClassVar[tuple[OutputSpec, ...]] = ()
     Outputs: ClassVar[type]
-    _op_hash: ClassVar[bytes | None] = None
+    _op_hash: ClassVar[tuple[bytes, CodeGuards] | None] = None  # operation_hash's memo
 
     def __init__(self, **inputs: Any) -> None:
         unknown = set(inputs) - {spec.name for spec in self._input_specs}
@@ -238,15 +239,24 @@ def check_mandatory(task: Task) -> None:
 
 
 def operation_hash(task_class: type[Task]) -> bytes:
-    """Digest of what a task class does (its code or command), memoised on it."""
-    op_hash = task_class.__dict__.get("_op_hash")
-    if op_hash is None:
-        op_hash = combine_digests(
+    """Digest of what a task class does (its code or command), memoised on it.
+
+    The memo keeps the guards of the code digests it used: when a name that
+    code read was rebound (a constant or a helper redefined in a notebook
+    cell), the guards fail and the hash is computed again. Pickled into a
+    worker, the memo keeps its digest and no guards.
+    """
+    memo = task_class.__dict__.get("_op_hash")
+    if memo is not None and memo[1].hold():
+        return memo[0]
+    op_hash, guards = guarded(
+        lambda: combine_digests(
             b"operation",
             task_class._kind.encode(),
             task_class._compute_operation_hash(),
         )
-        task_class._op_hash = op_hash
+    )
+    task_class._op_hash = (op_hash, guards)
     return op_hash
 
 

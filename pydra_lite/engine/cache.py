@@ -26,17 +26,35 @@ Claiming an entry to run it (:meth:`Cache.claim`, under the lock): ``mkdir``
 the entry directory. When that succeeds the entry did not exist in the root,
 so no process can have finished it and there is nothing to load; only when the
 directory exists is the result file read, and the directory emptied if that is
-not a valid entry. A cold state thus costs one ``mkdir``, the provenance file
-and the atomic result write.
+not a valid entry (or if the state is rerun). A cold state thus costs one
+``mkdir``, the provenance file and the atomic result write.
+
+The rule that makes this safe: once a state is claimed to run, nothing in its
+entry is a hit until a new result is published. Emptying an entry therefore
+removes every result file first, of every store (``_result.*``, and the
+current store's file whatever its name), with ``_error.json``, and only then
+the task's files: a process killed at any moment leaves no result beside
+files it destroyed. A result written by another store is not kept when a
+state runs again (it would sit beside the files of the new run). An errored
+entry holds no result either: :meth:`Cache.record_error` removes any before
+writing ``_error.json``, and a result is only published into an entry just
+claimed, so :meth:`Cache.load` needs no look at ``_error.json`` to never
+return an errored entry.
+
+An entry is emptied only when it is a directory of its own: a symlink (or a
+file) named like an entry is refused with a :class:`~pydra_lite.errors.CacheEntryError` naming
+it, and a symlink inside an entry is unlinked, never followed.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import json
 import os
 import shutil
+import stat
 import threading
 import warnings
 from pathlib import Path
@@ -51,9 +69,9 @@ from pydra_lite.engine.stores.base import (
     write_all,
     write_atomic,
 )
-from pydra_lite.errors import CacheWarning, InvalidEntryError
+from pydra_lite.errors import CacheEntryError, CacheWarning, InvalidEntryError
 
-CACHE_FORMAT_VERSION = 2
+CACHE_FORMAT_VERSION = 3
 """Bumped with any change to digests or to the entry layout; keys the default root."""
 
 CACHE_DIR_ENV = "PYDRA_LITE_CACHE_DIR"
@@ -145,15 +163,19 @@ class Cache:
             return None
 
     def prepare(self, task_name: str, checksum: str) -> Path:
-        """Create the entry directory, emptying what a failed run left there.
+        """Create the entry directory, or empty it, to publish a new result in.
 
-        Call only while holding :meth:`lock`: the entry is then known invalid
-        for this store, so what is in it is stale. Result files of other stores
-        are kept, since they are valid entries in their own right.
+        Call only while holding :meth:`lock`. Everything in an existing entry
+        is removed, result files (of every store) and ``_error.json`` first:
+        see the module docstring.
+
+        Raises:
+            CacheEntryError: the entry's path is a symlink or a file, which is
+                never emptied (its target is left untouched).
         """
         directory = f"{self._root}/{task_name}-{checksum}"
         if not self._make_dir(directory):
-            _empty_except_results(Path(directory))
+            _empty_entry(directory, self.store.filename)
         return Path(directory)
 
     def claim(self, task_name: str, checksum: str, check: bool = True) -> Entry | Path:
@@ -161,7 +183,14 @@ class Cache:
 
         Call only while holding :meth:`lock`. With ``check``, a valid entry in
         any root is returned instead of a directory (another process may have
-        finished the job since it was looked up).
+        finished the job since it was looked up). A directory returned is
+        empty: its result files of every store and its ``_error.json`` were
+        removed before anything else (a result of another store is not kept),
+        so from now on nothing in it is a hit until a new result is published.
+
+        Raises:
+            CacheEntryError: the entry's path is a symlink or a file, which is
+                never emptied nor run in (its target is left untouched).
         """
         name = f"{task_name}-{checksum}"
         if check and len(self._roots) > 1:
@@ -175,8 +204,21 @@ class Cache:
         found = self.load(task_name, checksum) if check else None
         if found is not None:
             return found
-        _empty_except_results(self.root / name)
+        _empty_entry(f"{self._root}/{name}", self.store.filename)
         return self.root / name
+
+    def retract(self, task_name: str, checksum: str) -> None:
+        """Empty an aggregate entry (a split's or a workflow's) before its states run.
+
+        Its states are about to run again (a rerun, or some state missing):
+        whatever they leave behind, a failure or a kill, the aggregate entry
+        must not stay a hit over them. Nothing is done when it does not exist.
+        """
+        directory = f"{self._root}/{task_name}-{checksum}"
+        if not os.path.lexists(directory):
+            return
+        with self.lock(checksum):
+            _empty_entry(directory, self.store.filename)
 
     def _make_dir(self, directory: str) -> bool:
         """``mkdir``, making the root if needed; False when it already exists."""
@@ -258,7 +300,22 @@ class Cache:
         return directory
 
     def record_error(self, directory: Path, error: dict[str, Any]) -> None:
-        """Write ``_error.json``: readable text, no pickle needed to read it."""
+        """Write ``_error.json``: readable text, no pickle needed to read it.
+
+        Call only while holding :meth:`lock`. Any result file in the entry (of
+        any store) is removed first, so an errored entry is never a hit.
+
+        Raises:
+            CacheEntryError: ``directory`` is a symlink or a file; nothing is
+                written through it.
+        """
+        fd = _open_entry(str(directory))
+        try:
+            for name in os.listdir(fd):
+                if _is_result(name, self.store.filename):
+                    _remove(name, fd)
+        finally:
+            os.close(fd)
         write_atomic(f"{directory}/{ERROR_FILE}", _to_json(error))
 
     def lock(self, checksum: str) -> _Lock:
@@ -327,14 +384,59 @@ class _Lock:
             self._thread_lock.release()
 
 
-def _empty_except_results(directory: Path) -> None:
-    for child in directory.iterdir():
-        if child.name.startswith("_result.") and not child.name.endswith(".tmp"):
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
+def _empty_entry(directory: str, result_name: str) -> None:
+    """Empty an entry directory: result and error files first, then the rest.
+
+    Never follows a symlink: the entry is opened with ``O_NOFOLLOW`` (a
+    symlink or file in its place is refused), and everything in it is removed
+    relative to that descriptor, a symlink by unlinking the link itself.
+    """
+    fd = _open_entry(directory)
+    try:
+        names = os.listdir(fd)
+        # Results before anything else: a kill between the two loops leaves
+        # files of the old run without a result beside them (a miss).
+        for name in names:
+            if _is_result(name, result_name) or name == ERROR_FILE:
+                _remove(name, fd)
+        for name in names:
+            if not (_is_result(name, result_name) or name == ERROR_FILE):
+                _remove(name, fd)
+    finally:
+        os.close(fd)
+
+
+def _open_entry(directory: str) -> int:
+    """A descriptor of the entry directory, refusing a symlink or a file."""
+    try:
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        kind = "a symlink" if os.path.islink(directory) else "not a directory"
+        msg = (
+            f"{directory}: a cache entry's path is {kind}; pydra_lite never empties "
+            "or runs in it (nor in what it points to). Remove it to run the state."
+        )
+        raise CacheEntryError(errno.EEXIST, msg) from None
+
+
+def _is_result(name: str, result_name: str) -> bool:
+    """A result file of any store, or a temporary one being written."""
+    return name.startswith("_result.") or name.startswith(result_name)
+
+
+def _remove(name: str, dir_fd: int) -> None:
+    """Remove ``name`` in the directory ``dir_fd``, never following a symlink."""
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except OSError:  # EISDIR (Linux) or EPERM (macOS) for a directory
+        if not stat.S_ISDIR(os.lstat(name, dir_fd=dir_fd).st_mode):
+            raise
+        # rmtree relative to dir_fd opens each level with O_NOFOLLOW.
+        shutil.rmtree(name, dir_fd=dir_fd)
 
 
 def _to_json(record: dict[str, Any]) -> bytes:

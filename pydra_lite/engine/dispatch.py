@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Generic, TypeVar
 
-from pydra_lite.engine.job import JobBatch, Outcome, settle_lost_batch
+from pydra_lite.engine.job import JobBatch, Outcome, emit_warnings, settle_lost_batch
 from pydra_lite.engine.worker import Worker
 
 Tag = TypeVar("Tag")
@@ -68,6 +68,8 @@ class Dispatcher(Generic[Tag]):
             done, _ = wait(self._in_flight, return_when=FIRST_COMPLETED)
             self._done.extend(self._collect(future) for future in done)
         done_now, self._done = self._done, []
+        for _, outcomes in done_now:  # warnings a task raised in another process
+            emit_warnings(outcomes, stacklevel=4)
         yield from done_now
 
     def _collect(self, future: Future[list[Outcome]]) -> tuple[Tag, list[Outcome]]:

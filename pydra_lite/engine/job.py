@@ -15,6 +15,13 @@ calls, in whatever process it runs. For each job it:
 Provenance is encoded once per batch for what all its states share (task,
 host, versions) and once per state for the rest.
 
+A python task that returns a file outside its own entry (not one of its
+inputs) gets a :class:`CacheWarning` naming the path and ``output_dir()``.
+Warnings of a job reach the user from whatever process ran it: emitted where
+it ran when that is the submitter's process (the batch's ``origin``), else
+carried back in :attr:`Outcome.warnings` for the engine to emit
+(:func:`emit_warnings`).
+
 The returned :class:`Outcome` list is in the batch's order.
 """
 
@@ -30,7 +37,9 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+import uuid
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -41,8 +50,9 @@ import attrs
 
 from pydra_lite._version import __version__
 from pydra_lite.compose.base import Task, execute, operation_hash, output_specs
+from pydra_lite.compose.python import PythonTask
 from pydra_lite.engine.cache import Cache, CacheSpec
-from pydra_lite.errors import InputModifiedError
+from pydra_lite.errors import CacheWarning, InputModifiedError
 from pydra_lite.files import FileSet
 from pydra_lite.hashing import hash_object
 from pydra_lite.typecheck import coerce
@@ -58,20 +68,38 @@ class Job:
     upstream: Mapping[str, str] = attrs.Factory(dict)
 
 
+_PROCESS_TOKEN = uuid.uuid4().hex  # with the pid: a forked child differs too
+
+
+def process_id() -> str:
+    """This process, distinct from every other (forked, or on another host)."""
+    return f"{_PROCESS_TOKEN}:{os.getpid()}"
+
+
 @attrs.frozen(slots=True)
 class JobBatch:
-    """Jobs of one task class, run together by one worker call."""
+    """Jobs of one task class, run together by one worker call.
+
+    ``origin`` is the :func:`process_id` of the process that made the batch
+    (the submitter's): a job run there emits its warnings at once, elsewhere
+    they come back in its Outcome.
+    """
 
     task_class: type[Task]
     cache: CacheSpec
     jobs: Sequence[Job]
     worker: str = "serial"
     rerun: bool = False
+    origin: str = attrs.field(factory=process_id)
 
 
 @attrs.frozen(slots=True)
 class Outcome:
-    """What running (or finding) one job gave."""
+    """What running (or finding) one job gave.
+
+    ``warnings`` holds the texts of the :class:`CacheWarning`\\ s of a job run
+    in another process than its batch's origin, for :func:`emit_warnings`.
+    """
 
     checksum: str
     output_dir: Path
@@ -79,6 +107,7 @@ class Outcome:
     error: dict[str, Any] | None = None
     runtime: float = 0.0
     cached: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def errored(self) -> bool:
@@ -90,15 +119,51 @@ def run_batch(batch: JobBatch) -> list[Outcome]:
     cache = Cache.from_spec(batch.cache)
     # A class is hashable; mypy checks the instances' __hash__ instead.
     shared = _shared_provenance(batch.task_class, batch.worker)  # type: ignore[arg-type]
-    return [_run_locked(batch, cache, job, shared) for job in batch.jobs]
+    local = batch.origin == process_id()
+    return [_run_locked(batch, cache, job, shared, local) for job in batch.jobs]
 
 
-def _run_locked(batch: JobBatch, cache: Cache, job: Job, shared: bytes) -> Outcome:
+def emit_warnings(outcomes: Iterable[Outcome], stacklevel: int = 2) -> None:
+    """Emit the warnings that ``outcomes`` carried back from other processes.
+
+    The dispatcher calls it for every batch it collects (single tasks,
+    splits and workflows alike), so that a warning reaches the user whichever
+    worker ran the job.
+    """
+    for outcome in outcomes:
+        for text in outcome.warnings:
+            warnings.warn(text, CacheWarning, stacklevel=stacklevel + 1)
+
+
+def _run_locked(
+    batch: JobBatch, cache: Cache, job: Job, shared: bytes, local: bool
+) -> Outcome:
     with cache.lock(job.checksum):
-        claimed = cache.claim(batch.task_class.__name__, job.checksum, not batch.rerun)
+        try:
+            claimed = cache.claim(
+                batch.task_class.__name__, job.checksum, not batch.rerun
+            )
+        except OSError as exc:  # this entry cannot be run in: this state fails alone
+            directory = cache.entry_dir(batch.task_class.__name__, job.checksum)
+            return record_failure(
+                batch.task_class, cache, job, exc, time.time(), directory
+            )
         if isinstance(claimed, Path):
-            return _execute(batch, cache, job, claimed, shared)
-        return Outcome(job.checksum, claimed.output_dir, claimed.outputs, cached=True)
+            outcome = _execute(batch, cache, job, claimed, shared)
+        else:
+            return Outcome(
+                job.checksum, claimed.output_dir, claimed.outputs, cached=True
+            )
+    if outcome.outputs is None or not issubclass(batch.task_class, PythonTask):
+        return outcome
+    texts = _outside_files(batch.task_class, job, outcome.output_dir, outcome.outputs)
+    if not texts:
+        return outcome
+    if local:
+        for text in texts:
+            warnings.warn(text, CacheWarning, stacklevel=2)
+        return outcome
+    return attrs.evolve(outcome, warnings=texts)
 
 
 def _execute(
@@ -212,6 +277,84 @@ def _check_inputs_unchanged(
                 "directory instead of changing its inputs"
             )
             raise InputModifiedError(msg, task=task_class.__name__, field=field)
+
+
+def _outside_files(
+    task_class: type[Task], job: Job, directory: Path, outputs: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """A warning for each output path outside the entry that no input gave.
+
+    A file passed in as a file set (or one inside a directory passed in) may
+    be returned as it is; any other file outside the entry is one the cache
+    cannot vouch for (a path given as a string included: where the task
+    writes, other states and runs may write too).
+    """
+    entry = os.path.abspath(directory)
+    given: list[str] | None = None
+    texts = []
+    for name, value in outputs.items():
+        for fileset in _filesets_in(value):
+            for fspath in sorted(map(str, fileset.fspaths)):
+                path = os.path.abspath(fspath)
+                if _within(path, entry):
+                    continue
+                if given is None:
+                    given = list(_given_paths(job.inputs))
+                if any(_within(path, root) for root in given):
+                    continue
+                texts.append(_outside_text(task_class, name, path, entry))
+    return tuple(texts)
+
+
+def _outside_text(task_class: type[Task], name: str, path: str, entry: str) -> str:
+    return (
+        f"{task_class.__name__}: output {name!r} is {path}, outside the task's "
+        f"output directory {entry}. The cache can vouch only for files inside a "
+        "task's entry: another state or run may overwrite or delete this one, and "
+        "its cached result is then a miss and the task reruns. Write output files "
+        f"into output_dir() (e.g. output_dir() / {os.path.basename(path)!r})."
+    )
+
+
+def _within(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or below it (resolving links if need be)."""
+    if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+        return True
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _given_paths(inputs: Mapping[str, Any]) -> Iterator[str]:
+    """The paths of the file sets among the inputs."""
+    for value in inputs.values():
+        for fileset in _filesets_in(value):
+            yield from (os.path.abspath(path) for path in fileset.fspaths)
+
+
+_SCALARS = frozenset({int, float, str, bytes, bool, type(None), complex})
+_CONTAINERS = (list, tuple, set, frozenset)
+_MAX_DEPTH = 8
+
+
+def _filesets_in(value: Any, depth: int = 0) -> Iterator[FileSet]:
+    """The file sets in ``value``, within lists, tuples, sets and dicts.
+
+    A scalar, or a container of scalars only, costs a type check or a pass at
+    C speed. Nesting deeper than a few levels (a self-referencing list, say)
+    is not followed.
+    """
+    if type(value) in _SCALARS:  # most outputs
+        return
+    if isinstance(value, FileSet):
+        yield value
+    elif isinstance(value, dict):
+        if depth < _MAX_DEPTH:
+            for item in value.values():
+                yield from _filesets_in(item, depth + 1)
+    elif isinstance(value, _CONTAINERS):
+        if depth < _MAX_DEPTH and not _SCALARS.issuperset(map(type, value)):
+            for item in value:
+                yield from _filesets_in(item, depth + 1)
 
 
 def _holds_files(value: Any) -> bool:

@@ -35,6 +35,7 @@ from pydra_lite.compose.base import (
 )
 from pydra_lite.compose.lazy import is_lazy
 from pydra_lite.engine.job import Job
+from pydra_lite.files import FileSet
 from pydra_lite.hashing import DIGEST_SIZE, combine_digests, combine_hasher, hash_object
 
 DIGEST_PAD = b"\0" * DIGEST_SIZE
@@ -185,6 +186,17 @@ class Node:
             parts += (field.encode(), elements)
         return combine_digests(b"split", self._op_hash, shape, *parts).hex()
 
+    def splits_files(self) -> bool:
+        """Whether a split field holds file sets, whose names its digests ignore.
+
+        Two such states may have one checksum yet name different files.
+        """
+        return any(
+            _holds_files(item)
+            for name in self._split_dims
+            for item in self._values[name]
+        )
+
     def gather(self, per_state: dict[str, list[Any]]) -> dict[str, Any]:
         """Per-field lists in state order, nested as the combiner says."""
         combiner = self.task.combiner
@@ -192,3 +204,11 @@ class Node:
             key: self.state.nest(values, combiner) if combiner else values
             for key, values in per_state.items()
         }
+
+
+def _holds_files(value: Any) -> bool:
+    if isinstance(value, FileSet):
+        return True
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, FileSet) for item in value)
+    return False

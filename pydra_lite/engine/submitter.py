@@ -16,6 +16,11 @@ Algorithm for one task object (a :class:`Node`):
    it came from the cache; when every state succeeded the split
    node's entry is published, and the Result is returned (or
    :class:`TaskFailedError` raised, listing every failed state's error file).
+
+The warnings a worker carried back in its outcomes are emitted as the
+outcomes arrive. States of one split whose inputs are equal by content but
+name different files share one entry (content hashing is the contract): the
+run warns once, naming them (:func:`_warn_collapsed`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +47,8 @@ from pydra_lite.engine.schedule import WorkflowRun
 from pydra_lite.engine.stores import Store
 from pydra_lite.engine.worker import Worker, get_worker
 from pydra_lite.engine.workflow import WorkflowGraph
-from pydra_lite.errors import TaskFailedError
+from pydra_lite.errors import PydraLiteWarning, TaskFailedError
+from pydra_lite.files import FileSet
 
 PROGRESS_MIN_STATES = 50
 """Runs with fewer states than this show no progress bar."""
@@ -145,6 +152,7 @@ class _NodeRun:
             return self._split(split_checksum, start)
         outputs = {k: v for k, v in entry.outputs.items() if k != "_states"}
         checksums = entry.outputs.get("_states") or self.node.checksums()
+        _warn_collapsed(self.node, checksums, stacklevel=3)
         return self._result(outputs, entry.output_dir, checksums, None, [], 0.0)
 
     def _single(self, start: float) -> Result:
@@ -153,6 +161,7 @@ class _NodeRun:
         return Result.from_outcome(self.node.task_class, outcome)
 
     def _split(self, split_checksum: str, start: float) -> Result:
+        self.cache.retract(self.node.name, split_checksum)
         total = self.node.state.size
         gathered: dict[str, list[Any]] = {name: [None] * total for name in self.names}
         errors: list[dict[str, Any]] = []
@@ -165,6 +174,7 @@ class _NodeRun:
                 continue
             for name in self.names:
                 gathered[name][index] = outcome.outputs[name]  # type: ignore[index]
+        _warn_collapsed(self.node, checksums, stacklevel=4)
         outputs = self.node.gather(gathered)
         directory = self.cache.entry_dir(self.node.name, split_checksum)
         if not errors:
@@ -277,6 +287,8 @@ def _run_graphs(
     results = [None if rerun else _cached_workflow(sub.cache, g) for g in graphs]
     todo = [i for i, found in enumerate(results) if found is None]
     if todo:
+        for i in todo:  # its nodes run again: it is no hit until republished
+            sub.cache.retract(graphs[i].task_class.__name__, graphs[i].checksum)
         run = WorkflowRun([graphs[i] for i in todo], sub.cache, sub.worker, rerun)
         run.run()
         for position, i in enumerate(todo):
@@ -334,6 +346,86 @@ def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
         cached=all(s.cached for s in states),
         errors=errors,
         states=states,
+    )
+
+
+COLLAPSED_SHOWN = 3
+"""How many collapsed states a warning names (it counts them all)."""
+
+
+def _warn_collapsed(node: Node, checksums: Sequence[str], stacklevel: int) -> None:
+    """Warn once when states of ``node`` that name different files share an entry.
+
+    Files are hashed by their contents, not their names: two states given
+    files with equal contents have one checksum, so the second reuses the
+    first's result. Costs one ``set`` of the checksums; the states' inputs are
+    looked at only when two checksums are equal and files were split over.
+    """
+    if len(set(checksums)) == len(checksums) or not node.splits_files():
+        return
+    first: dict[str, int] = {}
+    pairs = []  # (state, the earlier state it shares an entry with)
+    for index, checksum in enumerate(checksums):
+        earlier = first.setdefault(checksum, index)
+        if earlier != index:
+            pairs.append((index, earlier))
+    wanted = {i for pair in pairs for i in pair}
+    last = max(wanted)
+    inputs: dict[int, Mapping[str, Any]] = {}
+    for index, job in enumerate(node.jobs(checksums)):
+        if index in wanted:
+            inputs[index] = job.inputs
+        if index >= last:
+            break
+    collapsed = []
+    for index, earlier in pairs:
+        renamed = _renamed(inputs[index], inputs[earlier])
+        if renamed is not None:
+            collapsed.append((index, earlier, *renamed))
+    if collapsed:
+        text = _collapsed_text(node.name, collapsed)
+        warnings.warn(text, PydraLiteWarning, stacklevel=stacklevel + 1)
+
+
+def _renamed(
+    inputs: Mapping[str, Any], earlier: Mapping[str, Any]
+) -> tuple[str, str, str] | None:
+    """The first input naming other files than ``earlier``'s: (field, now, then)."""
+    for field, value in inputs.items():
+        paths, before = _file_paths(value), _file_paths(earlier[field])
+        if paths != before:
+            return field, _listed(paths), _listed(before)
+    return None
+
+
+def _file_paths(value: Any) -> tuple[str, ...]:
+    if isinstance(value, FileSet):
+        return tuple(sorted(map(str, value.fspaths)))
+    if isinstance(value, list | tuple):
+        return tuple(path for item in value for path in _file_paths(item))
+    return ()
+
+
+def _listed(paths: tuple[str, ...]) -> str:
+    return paths[0] if len(paths) == 1 else repr(list(paths))
+
+
+def _collapsed_text(name: str, collapsed: list[tuple[int, int, str, str, str]]) -> str:
+    shown = "; ".join(
+        f"state {index} ({field}={now}) reuses state {earlier} ({field}={then})"
+        for index, earlier, field, now, then in collapsed[:COLLAPSED_SHOWN]
+    )
+    if len(collapsed) > COLLAPSED_SHOWN:
+        shown += f"; and {len(collapsed) - COLLAPSED_SHOWN} more"
+    field = collapsed[0][2]
+    return (
+        f"{name}: {len(collapsed)} state(s) of the split share the cache entry of an "
+        f"earlier state, because their inputs are equal by content: {shown}. "
+        "Files are hashed by their contents, not their names or locations, so "
+        "such states get the earlier state's result (a task that reads a file's "
+        "name sees the earlier name). If the name matters, give it to the task "
+        "in an input of its own, split with the files, e.g. "
+        f".split(({field!r}, 'name'), {field}=files, name=[Path(f).name for f in files])."
     )
 
 

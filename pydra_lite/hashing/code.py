@@ -18,7 +18,13 @@ Algorithm:
 * A walk keeps the definitions under way on a stack: meeting one again (mutual
   recursion) gives a back-reference to its depth, so cycles terminate and the
   digest does not depend on module names. Self-contained digests are memoised
-  per function object.
+  per function object, each with its :class:`CodeGuards`: every binding the
+  walk read (the globals of each function it entered, ``module.attr`` of the
+  user's modules, each function's code, defaults and closure cells) with the
+  object found there. A memoised digest is reused only while every guard still
+  finds the same object (an identity check, no hashing), so a constant
+  reassigned or a helper redefined in a notebook cell is seen in the same
+  process; an object changed in place is not.
 * The canonical source comes from ``source.py``; the globals a function reads
   come from its bytecode, memoised (``memo.py``) under a digest of the
   bytecode itself, so a warm run in a new process disassembles nothing.
@@ -38,8 +44,8 @@ import os
 import sys
 import types
 import weakref
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import blake3
 
@@ -50,7 +56,7 @@ from pydra_lite.hashing.memo import MEMO, by_file
 from pydra_lite.hashing.source import source_digest
 from pydra_lite.hashing.values import Seen, hash_object, register_serializer
 
-__all__ = ["hash_function"]
+__all__ = ["CodeGuards", "guarded", "hash_function"]
 
 _NO_BACKREF = sys.maxsize
 _LIBRARY_ROOTS = frozenset({"pydra_lite"})  # our own code counts as a library
@@ -73,6 +79,9 @@ def hash_function(func: Callable[..., Any]) -> bytes:
     callables as their qualified name and package version. Lambdas are
     identified by every lambda that starts on their line.
 
+    The memo is checked against its guards (:class:`CodeGuards`) on every
+    call; inside :func:`guarded`, the guards of the digest are also recorded.
+
     Raises:
         HashingError: when the source is unavailable (e.g. typed in a REPL).
     """
@@ -84,18 +93,154 @@ def hash_function(func: Callable[..., Any]) -> bytes:
     walk = _WALK.get()
     if walk is not None:  # met inside a value (``{"f": f}``) during a walk
         return walk.digest(target)[0]
-    token = _WALK.set(_CodeWalk())
+    walk = _CodeWalk()
+    token = _WALK.set(walk)
     try:
-        return _WALK.get().digest(target)[0]  # type: ignore[union-attr]
+        digest = walk.digest(target)[0]
     finally:
         _WALK.reset(token)
+    recording = _RECORDING.get()
+    if recording is not None:
+        recording.update(walk.guards)
+    return digest
+
+
+def guarded(compute: Callable[[], _T]) -> tuple[_T, CodeGuards]:
+    """``compute()`` and the guards of every code digest it used.
+
+    The result stays valid while the guards hold: memoise it with them (the
+    operation hash of a task class does) and call :meth:`CodeGuards.hold`
+    before each reuse. Guards recorded here count for an enclosing call too.
+    """
+    recording: _Guards = {}
+    token = _RECORDING.set(recording)
+    try:
+        result = compute()
+    finally:
+        _RECORDING.reset(token)
+    outer = _RECORDING.get()
+    if outer is not None:
+        outer.update(recording)
+    return result, CodeGuards(recording.values())
+
+
+_T = TypeVar("_T")
+# A guard: (namespace, name, expected) for a global name or an attribute of one
+# of the user's modules; (function, code, defaults, kwdefaults, cells) for a
+# function the walk entered. Keyed by (id of the namespace or function, name
+# or None) while it is collected, so that each is checked once.
+_Guard = tuple[Any, ...]
+_Guards = dict[tuple[int, str | None], _Guard]
+
+
+class _Ref(weakref.ref[Any]):
+    """A guard's weak reference (a user's own ``weakref.ref`` is a plain value)."""
+
+    __slots__ = ()
+
+
+class CodeGuards:
+    """What a memoised code digest read, each with the object it found there.
+
+    ``names``: ``(namespace, name, object)`` for each global name read by a
+    function the walk entered and each attribute read on one of the user's
+    modules (``namespace.get(name)``; a name that was not bound expects
+    "unbound"). ``functions``: ``(function, __code__, __defaults__,
+    __kwdefaults__, cell contents)`` for each of those functions, as an
+    editor's reload (IPython's ``autoreload``) patches them in place.
+    :meth:`hold` compares by identity only: no value is hashed again.
+
+    Functions, and other objects that can be weakly referenced, are held by a
+    weak reference: a memo must not keep alive what a notebook rebound (a
+    recursive function's guards name the function itself, which would keep
+    its ``WeakKeyDictionary`` entry alive for ever).
+
+    Pickled (a task class sent to a worker process), it is empty: a copy in
+    another process cannot see this one's bindings, so what it guards is fixed.
+    """
+
+    __slots__ = ("functions", "names")
+
+    def __init__(self, guards: Iterable[_Guard] = ()) -> None:
+        guards = list(guards)
+        self.names = tuple(g for g in guards if type(g[0]) is not _Ref)
+        self.functions = tuple(g for g in guards if type(g[0]) is _Ref)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CodeGuards, ())
+
+    def keyed(self) -> Iterator[tuple[tuple[int, str | None], _Guard]]:
+        """The guards with their keys, to merge them into a larger set."""
+        for guard in self.names:
+            yield (id(guard[0]), guard[1]), guard
+        for guard in self.functions:
+            yield (id(guard[0]()), None), guard
+
+    def hold(self) -> bool:
+        """Whether every guard still finds its object (identity, no hashing)."""
+        for space, name, expected in self.names:
+            found = space.get(name, _MISSING)
+            if found is not expected and (
+                type(expected) is not _Ref or found is None or expected() is not found
+            ):
+                return False
+        for ref, code, defaults, kwdefaults, cells in self.functions:
+            func = ref()
+            if (
+                func is None
+                or func.__code__ is not code
+                or func.__defaults__ is not defaults
+                or func.__kwdefaults__ is not kwdefaults
+                or cells
+                and not _cells_hold(func, cells)
+            ):
+                return False
+        return True
+
+
+def _function_guard(func: types.FunctionType) -> _Guard:
+    cells = tuple(_expected(_cell_contents(c)) for c in func.__closure__ or ())
+    state = (func.__code__, func.__defaults__, func.__kwdefaults__, cells)
+    return (_Ref(func), *state)
+
+
+def _cells_hold(func: types.FunctionType, cells: tuple[Any, ...]) -> bool:
+    found = func.__closure__ or ()
+    if len(found) != len(cells):
+        return False
+    for cell, expected in zip(found, cells, strict=True):
+        value = _cell_contents(cell)
+        if value is not expected and (
+            type(expected) is not _Ref or value is None or expected() is not value
+        ):
+            return False
+    return True
+
+
+def _cell_contents(cell: types.CellType) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell: the name is not bound yet
+        return _MISSING
+
+
+def _expected(value: Any) -> Any:
+    """What a guard keeps of the object it found: a weak reference if it can."""
+    try:
+        return _Ref(value)
+    except TypeError:  # ints, strings, tuples, dicts, lists, _MISSING
+        return value
 
 
 _CODE_MEMO: weakref.WeakKeyDictionary[Any, tuple[bytes, bool]] = (
     weakref.WeakKeyDictionary()
 )
+_CODE_GUARDS: weakref.WeakKeyDictionary[Any, CodeGuards] = weakref.WeakKeyDictionary()
 _WALK: contextvars.ContextVar[_CodeWalk | None] = contextvars.ContextVar(
     "pydra_lite_code_walk", default=None
+)
+_RECORDING: contextvars.ContextVar[_Guards | None] = contextvars.ContextVar(
+    "pydra_lite_code_guards", default=None
 )
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
@@ -192,34 +337,48 @@ class _CodeWalk:
 
     ``lowest`` is the shallowest back-reference made so far, including those
     made while hashing a value that holds functions (see :meth:`_reference`).
+    ``guards`` collects what the definition being digested read, and what the
+    definitions it reached read (their memoised guards, on a memo hit), keyed
+    by (namespace or function id, name) so that each is checked once.
     """
 
     def __init__(self) -> None:
         self.under_way: dict[int, int] = {}
         self.lowest = _NO_BACKREF
+        self.guards: _Guards = {}
 
     def digest(self, obj: Any) -> tuple[bytes, int]:
         """Digest of a user function or class, and the lowest depth it refers back to.
 
         A digest that refers back to a definition further up the stack depends
-        on where the walk started, so only self-contained ones are memoised.
+        on where the walk started, so only self-contained ones are memoised,
+        with the guards of everything the walk read below them.
         """
         memo = _CODE_MEMO.get(obj)
         if memo is not None and (memo[1] or not self.under_way):
-            return memo[0], _NO_BACKREF
+            guards = _CODE_GUARDS.get(obj)
+            if guards is not None and guards.hold():
+                self.guards.update(guards.keyed())
+                return memo[0], _NO_BACKREF
+            _CODE_MEMO.pop(obj, None)  # something it read was rebound: redo it
+            _CODE_GUARDS.pop(obj, None)
         depth = self.under_way.get(id(obj))
         if depth is not None:  # a cycle: how far up the stack, not which module
             self.lowest = min(self.lowest, depth)
             distance = int_bytes(len(self.under_way) - depth)
             return combine_digests(b"code-ref", distance), depth
         here = self.under_way[id(obj)] = len(self.under_way)
+        outer, self.guards = self.guards, {}
         try:
             parts, low = self._parts(obj)
         finally:
             del self.under_way[id(obj)]
+            read, self.guards = self.guards, outer
+        self.guards.update(read)
         digest = combine_digests(b"code", *parts)
         if low >= here:  # reused inside other walks only if it has no cycle
             _CODE_MEMO[obj] = (digest, low == _NO_BACKREF)
+            _CODE_GUARDS[obj] = CodeGuards(read.values())
         return digest, low
 
     def _parts(self, obj: Any) -> tuple[list[bytes], int]:
@@ -233,7 +392,7 @@ class _CodeWalk:
             parts = [b"class:" + qualified_name(obj).encode()]
             members = [(f"m:{f.__qualname__}", f) for f in _class_functions(obj)]
         low = _NO_BACKREF
-        for name, value in members + _references(obj):
+        for name, value in members + _references(obj, self.guards):
             digest, depth = self._reference(value)
             parts += [name.encode(), digest]
             low = min(low, depth)
@@ -296,32 +455,35 @@ def _is_users(func: types.FunctionType) -> bool:
     return not _is_installed(file)  # a notebook's __main__ has no file
 
 
-def _references(obj: Any) -> list[tuple[str, Any]]:
+def _references(obj: Any, guards: _Guards) -> list[tuple[str, Any]]:
     """What a function (or a class's methods) reads: globals, closures, defaults.
 
     An attribute read on one of the user's modules (``mymod.helper``) counts as
-    that attribute, so the rest of the module does not.
+    that attribute, so the rest of the module does not. Each binding read, and
+    each function's code, defaults and cells, is added to ``guards``.
     """
     funcs = [obj] if isinstance(obj, types.FunctionType) else _class_functions(obj)
     found: dict[str, Any] = {}
     for func in funcs:
+        guards[id(func), None] = _function_guard(func)
         for name, attrs in _global_names(func.__code__).items():
-            found.update(_global_entries(name, attrs, func.__globals__))
+            found.update(_global_entries(name, attrs, func.__globals__, guards))
         cells = zip(func.__code__.co_freevars, func.__closure__ or (), strict=True)
         for name, cell in cells:
-            try:
-                found[f"c:{func.__qualname__}:{name}"] = cell.cell_contents
-            except ValueError:  # an empty cell: the name is not bound yet
-                found[f"c:{func.__qualname__}:{name}"] = _MISSING
+            found[f"c:{func.__qualname__}:{name}"] = _cell_contents(cell)
         if func.__defaults__ or func.__kwdefaults__:
             found[f"d:{func.__qualname__}"] = (func.__defaults__, func.__kwdefaults__)
     return sorted(found.items())
 
 
 def _global_entries(
-    name: str, attrs: set[str], scope: dict[str, Any]
+    name: str,
+    attrs: set[str],
+    scope: dict[str, Any],
+    guards: _Guards,
 ) -> Iterator[tuple[str, Any]]:
     value = scope.get(name, _MISSING)
+    guards[id(scope), name] = (scope, name, _expected(value))
     if value is _MISSING and name in vars(builtins):
         yield f"b:{name}", name  # the language core counts by name only
     elif not isinstance(value, types.ModuleType):
@@ -329,7 +491,14 @@ def _global_entries(
     elif not _is_user_module(value.__name__):
         yield f"g:{name}", value
     else:
+        space = vars(value)  # the user's module: each attribute read is guarded
         for attr in attrs:
+            if attr:
+                guards[id(space), attr] = (
+                    space,
+                    attr,
+                    _expected(space.get(attr, _MISSING)),
+                )
             yield f"g:{name}.{attr}", getattr(value, attr, _MISSING) if attr else value
 
 

@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 DIGEST_SIZE = 16
-#: Bumped by every change to any digest; the default cache directory is keyed by it.
-FORMAT_VERSION = 2
+#: Bumped by every change to any digest; the persistent memo's file is named by it
+#: (the default cache directory by the engine's CACHE_FORMAT_VERSION, bumped with it).
+FORMAT_VERSION = 3
 
 blake2b = hashlib.blake2b
 _HEADS = {n: struct.Struct(f"<{n + 1}Q").pack for n in range(1, 33)}

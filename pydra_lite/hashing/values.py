@@ -55,11 +55,14 @@ Serializer = Callable[[Any, Seen], Iterator[bytes]]
 # --- the registry -----------------------------------------------------------
 
 
-def _unhashable_msg(type_: type) -> str:
+def _unhashable_msg(type_: type, reason: str | None = None) -> str:
+    reason = reason or (
+        "pydra_lite has no deterministic serializer for it (it never falls back "
+        "to id() or repr())"
+    )
     return (
-        f"cannot hash a value of type {qualified_name(type_)}: pydra_lite has no "
-        "deterministic serializer for it (it never falls back to id() or repr()). "
-        f"Either register one with `pydra_lite.register_serializer({type_.__name__})`"
+        f"cannot hash a value of type {qualified_name(type_)}: {reason}. Either "
+        f"register a serializer with `pydra_lite.register_serializer({type_.__name__})`"
         " on a function `(obj, cache) -> Iterator[bytes]`, or define "
         "`__bytes_repr__(self, cache)` on the class, yielding bytes that identify "
         "the value"
@@ -323,29 +326,116 @@ def _dataclass(obj: Any, cache: Seen) -> Iterator[bytes]:
             yield _part(getattr(obj, field.name), cache)
 
 
+@functools.lru_cache(maxsize=256)
+def _has_padding(dtype: Any) -> bool:
+    """Whether some byte of a structured dtype lies in no field, at any depth."""
+    if dtype.subdtype is not None:
+        return _has_padding(dtype.subdtype[0])
+    if dtype.names is None:
+        return False
+    covered = 0
+    fields = sorted(
+        (dtype.fields[name][:2] for name in dtype.names), key=lambda f: f[1]
+    )
+    for sub, offset in fields:
+        if offset > covered or _has_padding(sub):
+            return True
+        covered = max(covered, offset + sub.itemsize)
+    return covered < dtype.itemsize
+
+
+def _subclass_error(cls: type) -> HashingError:
+    reason = (
+        "it is a numpy.ndarray subclass that pydra_lite does not know, and hashing "
+        "its data alone could miss what makes two of them differ (as a masked "
+        "array's mask), so it refuses to guess; pass `numpy.asarray(value)` if the "
+        "subclass holds nothing but its data"
+    )
+    return HashingError(_unhashable_msg(cls, reason), type_=cls)
+
+
+def _dtype_text(dtype: Any) -> bytes:
+    return (dtype.str if dtype.fields is None else repr(dtype.descr)).encode()
+
+
 def _register_numpy() -> None:
     """Register numpy's types; runs once numpy has been imported by someone."""
     import numpy as np  # noqa: PLC0415 (lazy: numpy is optional and heavy)
 
-    def dtype_text(dtype: Any) -> bytes:
-        return (dtype.str if dtype.fields is None else repr(dtype.descr)).encode()
+    # The ndarray subclasses hashed as their data, by exact type: a memmap as a
+    # plain array (its content is what counts, not the file behind it); a
+    # matrix and a recarray hold nothing but their data, and their class, which
+    # changes what operators and indexing do, is in a fixed tag (numpy 2 moved
+    # recarray's module). Masked arrays: `_register_numpy_ma`. Any other
+    # subclass may carry state its data does not show: refused.
+    tags = {
+        np.ndarray: b"ndarray",
+        np.memmap: b"ndarray",
+        np.matrix: b"ndarray:numpy.matrix",
+        np.recarray: b"ndarray:numpy.rec.recarray",
+    }
+
+    def array_data(arr: Any, cache: Seen) -> Iterator[Any]:
+        """The chunks of a plain ndarray's elements, in C order.
+
+        Dtype and shape, hashed before these chunks, fix how many there are.
+        """
+        dtype = arr.dtype
+        if dtype.names is not None and (dtype.hasobject or _has_padding(dtype)):
+            for name in dtype.names:  # field by field: padding bytes never count
+                yield from array_data(arr[name], cache)
+        elif dtype.hasobject:  # raw bytes would be pointers
+            yield from (_part(item, cache) for item in arr.flat)
+        else:  # a view: a big contiguous array is not copied
+            yield np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
 
     def ndarray(obj: Any, cache: Seen) -> Iterator[Any]:
-        yield _tag(obj, b"ndarray", np.ndarray)
-        yield dtype_text(obj.dtype)
+        tag = tags.get(type(obj))
+        if tag is None:
+            raise _subclass_error(type(obj))
+        yield tag
+        yield _dtype_text(obj.dtype)
         yield repr(obj.shape).encode()
-        if obj.dtype.hasobject:  # raw bytes would be pointers
-            yield from (_part(item, cache) for item in obj.flat)
-        else:  # a view: a big array is not copied
-            yield np.ascontiguousarray(obj).reshape(-1).view(np.uint8).data
+        yield from array_data(obj.view(np.ndarray), cache)
 
-    def scalar(obj: Any, cache: Seen) -> Iterator[bytes]:
-        yield b"numpy:" + dtype_text(obj.dtype)
-        yield obj.tobytes()
+    def scalar(obj: Any, cache: Seen) -> Iterator[Any]:
+        yield b"numpy:" + _dtype_text(obj.dtype)
+        dtype = obj.dtype
+        if dtype.names is not None and (dtype.hasobject or _has_padding(dtype)):
+            yield from array_data(np.asarray(obj), cache)  # a record, as a 0-d array
+        else:
+            yield obj.tobytes()
 
     bytes_repr.register(np.ndarray, ndarray)
     bytes_repr.register(np.generic, scalar)
     _RESOLVED.clear()
 
 
+def _register_numpy_ma() -> None:
+    """Register masked arrays; runs once ``numpy.ma`` has been imported."""
+    import numpy as np  # noqa: PLC0415 (lazy: numpy is optional and heavy)
+    from numpy import ma  # noqa: PLC0415
+
+    def masked(obj: Any, cache: Seen) -> Iterator[bytes]:
+        # Data (masked values too, with its base class), mask (no mask at all
+        # differs from an all-False one: `.mask` differs) and fill value (what
+        # `filled()` puts under the mask). The hard-mask flag does not count:
+        # it only changes assignments, and pickling drops it.
+        if type(obj) is not ma.MaskedArray:
+            raise _subclass_error(type(obj))
+        yield b"masked_array"
+        yield _part(obj.data, cache)
+        mask = ma.getmask(obj)
+        yield b"nomask" if mask is ma.nomask else _part(mask, cache)
+        yield _part(np.asarray(obj.fill_value, dtype=obj.dtype), cache)
+
+    def masked_constant(obj: Any, cache: Seen) -> Iterator[bytes]:
+        yield b"masked_constant"  # numpy.ma.masked, a singleton
+
+    bytes_repr.register(ma.MaskedArray, masked)
+    bytes_repr.register(type(ma.masked), masked_constant)
+    _RESOLVED.clear()
+
+
 _LAZY["numpy"] = _register_numpy
+_LAZY["numpy.ma"] = _register_numpy_ma

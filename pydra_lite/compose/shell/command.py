@@ -5,7 +5,9 @@ line: the executable words, the items in command-line order and the outputs
 not on the command line. From concrete inputs:
 
 1. :func:`output_names` resolves each output file's path, relative to the
-   job's output directory (a template, or the name the user gave);
+   job's output directory (a template, or the name the user gave), and
+   refuses one that would leave it (:func:`check_output_path`), so that a bad
+   path fails before the process starts;
 2. :func:`command_args` renders every item into words, without a shell;
 3. :func:`run_command` runs the words with ``subprocess.run(cwd=output_dir)``,
    raises :class:`CommandError` on a non-zero exit, and returns
@@ -28,18 +30,24 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from pydra_lite.compose.shell.fields import Arg, Item, Out, OutArg, Word
-from pydra_lite.compose.shell.path_template import file_type, render_path_template
+from pydra_lite.compose.shell.path_template import (
+    check_output_path,
+    file_type,
+    output_path_problem,
+    render_path_template,
+    template_fields,
+    template_skeleton,
+)
 from pydra_lite.errors import (
     CommandError,
     ExecutableNotFoundError,
     OutputNotFoundError,
-    PathTemplateError,
     TaskInputError,
     TemplateError,
 )
@@ -153,7 +161,8 @@ def output_name(
     """The relative path of one output file, from its input ``choice``.
 
     ``True`` (or None) renders the path template, ``False`` leaves an optional
-    output out, and a path names the file itself.
+    output out, and a path names the file itself. Either way the path is
+    checked to stay inside the output directory (:func:`check_output_path`).
     """
     if choice is False:
         if isinstance(field, OutArg) and field.optional:
@@ -162,21 +171,55 @@ def output_name(
         raise TemplateError(msg)
     if choice is True or choice is None:
         template = field.path_template or field.name
-        return render_path_template(template, inputs, file_type(field.type))
-    return check_relative(task, field.name, os.fspath(choice))
+        path = render_path_template(template, inputs, file_type(field.type))
+        if output_path_problem(path) is None:  # the usual case: no message to build
+            return path
+        source = template_source(template, inputs)
+    else:
+        path = os.fspath(choice)
+        source = f"the input {field.name}={path!r} (the output's file name)"
+    return check_output_path(task, field.name, path, source)
 
 
-def check_relative(task: str, name: str, path: str) -> str:
-    """``path`` itself, when it stays inside the output directory."""
-    pure = PurePath(path)
-    if not path or pure.is_absolute() or ".." in pure.parts:
+def output_fields(command: Command) -> list[OutArg | Out]:
+    """The output files of ``command``: on its command line, then the others."""
+    files: list[OutArg | Out] = [i for i in command.items if isinstance(i, OutArg)]
+    return files + [out for out in command.outs if out.path_template is not None]
+
+
+def template_source(template: str, inputs: Mapping[str, Any]) -> str:
+    """``the path template '{name}' with the input name='../x'``: where a path came from."""
+    used = [name for name in template_fields(template) if name in inputs]
+    if not used:
+        return f"the path template {template!r} (whatever the inputs)"
+    values = ", ".join(f"{name}={_shown(inputs[name])}" for name in used)
+    return (
+        f"the path template {template!r} with the input{'s' * (len(used) > 1)} {values}"
+    )
+
+
+def _shown(value: Any) -> str:
+    text = repr(to_word(value)) if isinstance(value, os.PathLike) else repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def check_template(task: str, field: OutArg | Out) -> None:
+    """At definition: refuse a template that is not a string, or that gives a
+    path outside the output directory whatever the inputs (``/tmp/{x}``)."""
+    template = field.path_template
+    if template is None:
+        return
+    if not isinstance(template, str):
         msg = (
-            f"{task}: output {name!r} must be a file name relative to the task's "
-            f"output directory, got {path!r}; outputs live in the cache entry "
-            "(copy them elsewhere after the run if needed)"
+            f"{task}: path_template of output {field.name!r} must be a str.format "
+            f"string over the inputs, not {template!r}; compute an output with "
+            "shell.out(callable=...) instead"
         )
-        raise PathTemplateError(msg)
-    return path
+        raise TemplateError(msg)
+    skeleton = template_skeleton(template)
+    if skeleton is not None and output_path_problem(skeleton) is not None:
+        source = f"the path template {template!r}, whatever the inputs"
+        check_output_path(task, field.name, skeleton, source)
 
 
 # --- running ------------------------------------------------------------------

@@ -7,16 +7,23 @@ name without the format's extension), so ``"{in_file}_out"`` and
 and ``.ext`` its extension. Any other input is itself (``"{n:03d}"`` works).
 When the output's type has an extension (``.nii.gz`` for ``NiftiGz``) and the
 rendered name does not end with it, it is appended.
+
+:func:`check_output_path` is the rule every output path obeys, whatever made
+it (a template, a name the user gave): relative, inside the output directory,
+one line of printable text. :func:`template_fields` names the inputs a template
+uses, so that a check can say where a bad path came from, and run on each
+state of a split over only the dimensions the path depends on.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import string
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fileformats.core import FileSet
@@ -99,3 +106,97 @@ def render_path_template(
         raise PathTemplateError(msg) from exc
     ext = extension(kind)
     return name if not ext or name.endswith(ext) else name + ext
+
+
+# --- the rule of every output path ------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_FIELD_ROOT = re.compile(r"[^.\[]*")
+
+
+def template_fields(template: str) -> tuple[str, ...]:
+    """The input names that ``template`` uses (``{in_file.stem}`` → ``in_file``).
+
+    A template :meth:`str.format` cannot parse uses none; rendering it says why.
+    """
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return ()
+    names: list[str] = []
+    for _, field, _, _ in parsed:
+        root = "" if field is None else _root(field)
+        if root and root not in names:
+            names.append(root)
+    return tuple(names)
+
+
+def _root(field: str) -> str:
+    match = _FIELD_ROOT.match(field)
+    return match.group() if match else ""
+
+
+def template_skeleton(template: str) -> str | None:
+    """``template`` with each field replaced by ``x``: what it gives whatever the
+    inputs hold, to refuse at definition a template that always escapes
+    (``/tmp/{name}``, ``../{name}``). None when ``str.format`` cannot parse it."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    return "".join(
+        text + ("" if field is None else "x") for text, field, _, _ in parsed
+    )
+
+
+def output_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be an output path, or None when it can.
+
+    It must be relative to the output directory and stay inside it after
+    normalisation: not absolute, no ``..`` component, not empty nor the
+    directory itself (``""``, ``"."``, ``"./"``), and no control character
+    (a NUL cannot be in a path; a newline or a tab makes a name no tool
+    lists or quotes reliably).
+    """
+    if _CONTROL.search(path):
+        return "contains a control character (a NUL, a newline, a tab, ...)"
+    pure = PurePosixPath(path)
+    if pure.is_absolute():
+        return "is an absolute path"
+    if ".." in pure.parts:
+        return "has a '..' component (it leads out of the output directory)"
+    if not pure.parts:
+        return "is empty: it names the output directory itself, not a file in it"
+    return None
+
+
+def check_output_path(task: str, name: str, path: str, source: str) -> str:
+    """``path`` itself, when it is a valid output path (see
+    :func:`output_path_problem`).
+
+    Args:
+        task: the task class's name.
+        name: the output's name.
+        path: the rendered (or given) path, relative to the output directory.
+        source: where ``path`` came from, e.g. ``"the path template '{x}'
+            with the input x='../a'"``.
+
+    Raises:
+        PathTemplateError: naming the task, the output, the path, its source
+            and the fix.
+    """
+    problem = output_path_problem(path)
+    if problem is None:
+        return path
+    if problem.startswith("contains"):
+        fix = "remove the control character from the value"
+    else:
+        fix = "pass a file name, not a path (e.g. 'out.txt' or 'sub/out.txt')"
+    msg = (
+        f"{task}: output {name!r} would be written at {path!r}, which {problem}; "
+        f"that path comes from {source}. An output path must be relative to the "
+        "task's output directory and stay inside it (the task's cache entry, "
+        f"where the command runs): {fix}, and copy the output elsewhere after the "
+        "run if it must live there"
+    )
+    raise PathTemplateError(msg)

@@ -8,6 +8,12 @@ plus one ``str | bool`` input per output file (the file's name, ``True`` for
 its template, ``False`` to leave an optional one out), and whose outputs are
 ``return_code``, ``stdout``, ``stderr`` and the declared outputs.
 
+Every output path stays inside the job's output directory (the rule is
+:func:`~.path_template.check_output_path`). :func:`check_output_paths` applies
+it to what the inputs already decide when a task is made, split, submitted or
+asked its ``cmdline``; the job applies it again, before the process starts, to
+paths that depended on workflow connections.
+
 The operation hash covers the executable's name and every field's name, type,
 option word, position, separator and path template, plus the code of callable
 outputs and the ``version=`` label; not help text or defaults (the inputs'
@@ -18,31 +24,37 @@ values are hashed with each job) and not the executable's binary: bump
 from __future__ import annotations
 
 import inspect
+import itertools
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, get_args, get_origin
+from typing import Any, ClassVar, Self, get_args, get_origin
 
 import attrs
 from fileformats.core import FileSet
 
 from pydra_lite.compose.base import (
+    UNSET,
     InputSpec,
     OutputSpec,
     StateArray,
     Task,
     input_values,
     make_task_class,
+    state_of,
 )
 from pydra_lite.compose.lazy import is_lazy
 from pydra_lite.compose.shell import fields as fl
 from pydra_lite.compose.shell.command import (
     Command,
-    check_relative,
+    check_template,
     command_args,
+    output_fields,
+    output_name,
     run_command,
 )
 from pydra_lite.compose.shell.fields import KEEP, Arg, Item, Out, OutArg
+from pydra_lite.compose.shell.path_template import template_fields
 from pydra_lite.errors import StateError, TemplateError, WorkflowError
 from pydra_lite.hashing import combine_digests, hash_function
 
@@ -56,6 +68,19 @@ class ShellTask(Task):
     _kind = "shell"
     _command: ClassVar[Command]
     _version: ClassVar[str | None] = None
+
+    def __init__(self, **inputs: Any) -> None:
+        """Set the inputs, then refuse output paths they make that leave the
+        output directory (:func:`check_output_paths`)."""
+        super().__init__(**inputs)
+        check_output_paths(self)
+
+    def split(self, splitter: Any = None, /, **values: Iterable[Any]) -> Self:
+        """As :meth:`Task.split`; then every state's output paths are checked,
+        so that a split inside a workflow is refused when it is built."""
+        new = super().split(splitter, **values)
+        check_output_paths(new)
+        return new
 
     @property
     def cmdline(self) -> str:
@@ -77,9 +102,7 @@ class ShellTask(Task):
 
     def _check_mandatory(self) -> None:
         super()._check_mandatory()
-        for item in self._command.items:
-            if isinstance(item, OutArg):
-                _check_output_choice(self._command.task, item, getattr(self, item.name))
+        check_output_paths(self)
 
     @classmethod
     def _compute_operation_hash(cls) -> bytes:
@@ -90,14 +113,70 @@ class ShellTask(Task):
         return run_command(cls._command, inputs, output_dir)
 
 
-def _check_output_choice(task: str, field: OutArg, value: Any) -> None:
-    choices = value if isinstance(value, StateArray) else [value]
-    for choice in choices:
-        if choice is False and not field.optional:
-            msg = f"{task}: output {field.name!r} is not optional; set it to True or to a file name"
-            raise TemplateError(msg)
-        if isinstance(choice, str):
-            check_relative(task, field.name, choice)
+# --- output paths, before anything runs -----------------------------------------------
+
+
+def check_output_paths(task: ShellTask) -> None:
+    """Render and check every output path that the task's inputs already decide.
+
+    Called when the task is made and again when it is submitted (or its
+    ``cmdline`` asked), so that a path leaving the output directory, or an
+    optional-only ``False``, is refused before any state runs. An output
+    whose path depends on an input that has no value yet or is a workflow
+    connection is left to the job, which checks it again before the process
+    starts. A split task is checked state by state, over only the dimensions
+    of the inputs each path depends on: one bad state refuses the whole task.
+
+    Raises:
+        PathTemplateError: a path that leaves the output directory, or a
+            template over known inputs that cannot be rendered from their
+            values (a template naming an unknown input fails when rendered
+            for the command line, saying which inputs it may use).
+        TemplateError: ``False`` for an output that is not optional.
+    """
+    command = task._command
+    values = input_values(task)
+    for field in output_fields(command):
+        own = [field.name] if isinstance(field, OutArg) else []
+        names = template_fields(field.path_template or field.name)
+        known = all(name in values for name in names)  # else rendering says why
+        used = own + [name for name in names if name in values and name not in own]
+        for inputs in _state_inputs(task, values, used):
+            choice = inputs[field.name] if own else True
+            if not _decided(choice):
+                continue
+            templated = choice is True or choice is None
+            if templated and not (known and all(_decided(inputs[n]) for n in names)):
+                continue
+            output_name(command.task, field, choice, inputs)
+
+
+def _decided(value: Any) -> bool:
+    if isinstance(value, StateArray):
+        return all(_decided(member) for member in value)
+    return value is not UNSET and not is_lazy(value)
+
+
+def _state_inputs(
+    task: ShellTask, values: Mapping[str, Any], names: list[str]
+) -> Iterator[dict[str, Any]]:
+    """``values`` with the split ones among ``names`` set to each state's value.
+
+    Each combination of the dimensions holding ``names`` once: a path that
+    depends on no split input is rendered once, however many states.
+    """
+    split = [name for name in names if isinstance(values[name], StateArray)]
+    if not split:
+        yield dict(values)
+        return
+    state = state_of(task)
+    dims = sorted({state.dim_of(name) for name in split})
+    for combination in itertools.product(*(range(state.shape[d]) for d in dims)):
+        at = dict(zip(dims, combination, strict=True))
+        yield {
+            **values,
+            **{name: values[name][at[state.dim_of(name)]] for name in split},
+        }
 
 
 # --- the operation hash -------------------------------------------------------------
@@ -247,6 +326,8 @@ def _check_names(task: str, names: list[str]) -> None:
 
 
 def _check_field(task: str, field: Arg | OutArg) -> None:
+    if isinstance(field, OutArg):
+        check_template(task, field)
     if (
         isinstance(field, Arg)
         and field.type in (bool, bool | None)
@@ -260,6 +341,7 @@ def _check_out(task: str, out: Out, names: list[str]) -> None:
     if (out.callable is None) == (out.path_template is None):
         msg = f"{task}: output {out.name!r} needs exactly one of callable= or path_template="
         raise TemplateError(msg)
+    check_template(task, out)
     if out.callable is not None:
         _check_callable(task, out.name, out.callable, names)
 

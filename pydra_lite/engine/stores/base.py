@@ -3,7 +3,13 @@
 A store writes one result file per entry and reads it back. The file embeds
 the checksum it was written for, and a store's ``load`` raises
 :class:`InvalidEntryError` for a file that is truncated, corrupt or names another
-checksum: the cache turns that into a miss with a warning, never a wrong hit.
+checksum, or whose outputs name a file that is missing or changed since the
+result was published: the cache turns that into a miss with a warning, never a
+wrong hit. Every store records and checks files the same way
+(:mod:`~pydra_lite.engine.stores.encoding`): each path relative to the entry
+when inside the cache, with its size and mtime, so that a moved cache still
+resolves its files inside its entries and a warm lookup costs one ``stat`` per
+output file.
 
 Every store writes through :func:`atomic_target` (a temporary file in the same
 directory, then ``os.replace``), so a reader sees either no file or a complete
@@ -25,12 +31,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
-import cloudpickle
-
+from pydra_lite.engine.stores.encoding import pickle_value, unpickle_value
 from pydra_lite.errors import InvalidEntryError, StoreError
 
-RESULT_FORMAT = 1
-"""Version of the layout of the payload inside every store's result file."""
+RESULT_FORMAT = 2
+"""Version of the layout of the payload inside every store's result file.
+
+2: file sets are recorded with the size and mtime of each path
+(:mod:`pydra_lite.engine.stores.encoding`), and checked when read.
+"""
 
 
 class Store(ABC):
@@ -56,22 +65,24 @@ class PickleStore(Store):
 
     def dump(self, path: str, checksum: str, outputs: dict[str, Any]) -> None:
         payload = (RESULT_FORMAT, checksum, outputs)
-        dumps = pickle.dumps if _all_plain(outputs) else cloudpickle.dumps
-        try:
-            data = dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            msg = (
-                f"{path}: cannot pickle the outputs ({type(exc).__name__}: {exc}); "
-                "return values that cloudpickle can serialize"
-            )
-            raise StoreError(msg) from exc
+        if _all_plain(outputs):  # no file set to record: the fast path
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            try:
+                data = pickle_value(payload, os.path.dirname(path))
+            except StoreError as exc:
+                msg = f"{path}: cannot store the outputs: {exc}"
+                raise StoreError(msg) from exc
         write_atomic(path, data)
 
     def load(self, path: str, checksum: str) -> dict[str, Any]:
         with open(path, "rb") as stream:
             data = stream.read()
         try:
-            fmt, found, outputs = pickle.loads(data)
+            fmt, found, outputs = unpickle_value(data, path)
+        except InvalidEntryError as exc:  # an output file missing or changed
+            msg = f"{path}: {exc}"
+            raise InvalidEntryError(msg) from exc
         except Exception as exc:
             msg = f"{path}: unreadable ({type(exc).__name__}: {exc})"
             raise InvalidEntryError(msg) from exc

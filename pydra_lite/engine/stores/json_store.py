@@ -2,7 +2,7 @@
 
 The file is one strict JSON object (no ``NaN`` tokens), one line per output::
 
-    {"format": 1, "checksum": "<hex>", "outputs": {
+    {"format": 2, "checksum": "<hex>", "outputs": {
      "count": 3,
      "shape": {"__pydra_lite__": "tuple", "items": [2, 3]}
     }}
@@ -19,9 +19,11 @@ that a round trip returns objects of exactly the types that went in:
 * any other dict (non-str keys, or the marker key):
   ``{"__pydra_lite__": "dict", "items": [[key, value], ...]}``;
 * a fileformats file set: ``{"__pydra_lite__": "file", "type": "generic/file",
-  "paths": ["out.txt"]}``, paths relative to the entry directory when inside
-  the cache (see :mod:`pydra_lite.engine.stores.encoding`), ``"pickled_type"``
-  (base64) for a class with no MIME-like name;
+  "paths": ["out.txt"], "stats": [[5, 1767225600123456789]]}``, paths
+  relative to the entry directory when inside the cache, each with its size
+  and mtime_ns when published, checked when read (see
+  :mod:`pydra_lite.engine.stores.encoding`), ``"pickled_type"`` (base64) for a
+  class with no MIME-like name;
 * anything else (sets, bytes, numpy values, objects, self-referencing lists):
   ``{"__pydra_lite__": "pickle", "data": "<base64 cloudpickle>"}``.
 
@@ -74,9 +76,12 @@ class JsonStore(Store):
         with open(path, "rb") as stream:
             data = stream.read()
         try:
-            document = json.loads(data, object_hook=_decoder(os.path.dirname(path)))
+            document = json.loads(data, object_hook=_decoder(path))
             fmt, found = document["format"], document["checksum"]
             outputs = document["outputs"]
+        except InvalidEntryError as exc:  # an output file missing or changed
+            msg = f"{path}: {exc}"
+            raise InvalidEntryError(msg) from exc
         except Exception as exc:  # whatever a damaged file makes the decoder raise
             msg = f"{path}: unreadable ({type(exc).__name__}: {exc})"
             raise InvalidEntryError(msg) from exc
@@ -188,13 +193,15 @@ def _encode_dict(value: dict[Any, Any], entry: str) -> dict[str, Any]:
 
 def _encode_file(value: Any, entry: str) -> dict[str, Any]:
     ref = FileRef.from_fileset(value, entry)
+    paths, stats = list(ref.paths), [list(pair) for pair in ref.stats]
     if isinstance(ref.type_, str):
-        return {MARKER: "file", "type": ref.type_, "paths": list(ref.paths)}
-    return {MARKER: "file", "pickled_type": _b64(ref.type_), "paths": list(ref.paths)}
+        return {MARKER: "file", "type": ref.type_, "paths": paths, "stats": stats}
+    type_ = _b64(ref.type_)
+    return {MARKER: "file", "pickled_type": type_, "paths": paths, "stats": stats}
 
 
 def _encode_pickle(value: Any, entry: str) -> dict[str, Any]:
-    return {MARKER: "pickle", "data": _b64(pickle_value(value))}
+    return {MARKER: "pickle", "data": _b64(pickle_value(value, entry))}
 
 
 def _b64(data: bytes) -> str:
@@ -216,36 +223,41 @@ _ENCODERS: dict[type, Callable[[Any, str], Any]] = {
 # ---------------------------------------------------------------- decoding
 
 
-def _decoder(entry: str) -> Callable[[dict[str, Any]], Any]:
-    """The ``object_hook`` that decodes marked objects of the entry ``entry``."""
+def _decoder(path: str) -> Callable[[dict[str, Any]], Any]:
+    """The ``object_hook`` that decodes marked objects of the result file ``path``.
+
+    The decoders get the file's path: files resolve in its directory.
+    """
 
     def hook(obj: dict[str, Any]) -> Any:
         if MARKER not in obj:
             return obj
-        return _DECODERS[obj[MARKER]](obj, entry)
+        return _DECODERS[obj[MARKER]](obj, path)
 
     return hook
 
 
-def _decode_float(obj: dict[str, Any], entry: str) -> float:
+def _decode_float(obj: dict[str, Any], path: str) -> float:
     return float(obj["value"])
 
 
-def _decode_tuple(obj: dict[str, Any], entry: str) -> tuple[Any, ...]:
+def _decode_tuple(obj: dict[str, Any], path: str) -> tuple[Any, ...]:
     return tuple(obj["items"])
 
 
-def _decode_dict(obj: dict[str, Any], entry: str) -> dict[Any, Any]:
+def _decode_dict(obj: dict[str, Any], path: str) -> dict[Any, Any]:
     return {key: item for key, item in obj["items"]}
 
 
-def _decode_file(obj: dict[str, Any], entry: str) -> Any:
+def _decode_file(obj: dict[str, Any], path: str) -> Any:
     type_ = obj["type"] if "type" in obj else base64.b64decode(obj["pickled_type"])
-    return FileRef(type_, tuple(obj["paths"])).to_fileset(entry)
+    stats = tuple((size, mtime) for size, mtime in obj["stats"])
+    ref = FileRef(type_, tuple(obj["paths"]), stats)
+    return ref.to_fileset(os.path.dirname(path))
 
 
-def _decode_pickle(obj: dict[str, Any], entry: str) -> Any:
-    return unpickle_value(base64.b64decode(obj["data"]))
+def _decode_pickle(obj: dict[str, Any], path: str) -> Any:
+    return unpickle_value(base64.b64decode(obj["data"]), path)
 
 
 _DECODERS: dict[str, Callable[[dict[str, Any], str], Any]] = {

@@ -28,7 +28,8 @@ list, tuple       a 1-d dataset with attr ``item_type`` when every item is an
 dict              an NXcollection, one child per key
 file              a 1-d string dataset of paths (relative to the entry when
                   inside the cache) with attr ``file_type`` (MIME-like) or
-                  ``pickled_file_type``
+                  ``pickled_file_type``, and attr ``stats``: an int64 array
+                  of ``(size, mtime_ns)`` per path, checked when read
 pickle            an opaque scalar dataset (``numpy.void``) of cloudpickle bytes
 ================  =========================================================
 
@@ -91,7 +92,10 @@ class NexusStore(Store):
             fmt, found = _read_header(handle, path)
             check_payload(path, checksum, fmt, found, {})
             try:
-                return _read_dict(handle["results"], os.path.dirname(path))
+                return _read_dict(handle["results"], path)
+            except InvalidEntryError as exc:  # an output file missing or changed
+                msg = f"{path}: {exc}"
+                raise InvalidEntryError(msg) from exc
             except Exception as exc:  # a damaged object: h5py raises many kinds
                 raise InvalidEntryError(_unreadable(path, exc)) from exc
 
@@ -244,6 +248,7 @@ def _write_file(group: Any, name: str, value: Any, entry: str) -> None:
         return
     paths = np.array(ref.paths, dtype=h5py.string_dtype())
     node = _dataset(group, name, paths, "file")
+    node.attrs["stats"] = np.array(ref.stats, dtype=np.int64).reshape(-1, 2)
     if isinstance(ref.type_, str):
         node.attrs["file_type"] = ref.type_
     else:
@@ -251,7 +256,7 @@ def _write_file(group: Any, name: str, value: Any, entry: str) -> None:
 
 
 def _write_pickle(group: Any, name: str, value: Any, entry: str) -> None:
-    _dataset(group, name, np.void(pickle_value(value)), "pickle")
+    _dataset(group, name, np.void(pickle_value(value, entry)), "pickle")
 
 
 def _dataset(group: Any, name: str, data: Any, python_type: str, **options: Any) -> Any:
@@ -319,49 +324,52 @@ _WRITERS: dict[type, Callable[[Any, str, Any, str], None]] = {
 
 
 # ---------------------------------------------------------------- reading
+# Readers get the result file's path: its files resolve in its directory.
 
 
-def _read(node: Any, entry: str) -> Any:
-    return _READERS[node.attrs["python_type"]](node, entry)
+def _read(node: Any, path: str) -> Any:
+    return _READERS[node.attrs["python_type"]](node, path)
 
 
-def _read_dict(group: Any, entry: str) -> dict[str, Any]:
-    return {key: _read(child, entry) for key, child in group.items()}
+def _read_dict(group: Any, path: str) -> dict[str, Any]:
+    return {key: _read(child, path) for key, child in group.items()}
 
 
-def _read_items(node: Any, entry: str) -> list[Any]:
+def _read_items(node: Any, path: str) -> list[Any]:
     if isinstance(node, h5py.Group):
-        return [_read(node[str(index)], entry) for index in range(len(node))]
+        return [_read(node[str(index)], path) for index in range(len(node))]
     data = node.asstr()[()] if node.attrs["item_type"] == "str" else node[()]
     return data.tolist()
 
 
-def _read_array(node: Any, entry: str) -> np.ndarray:
+def _read_array(node: Any, path: str) -> np.ndarray:
     data = np.asarray(node[...])
     if "numpy_dtype" not in node.attrs:
         return data
     return np.char.decode(data, "utf-8").astype(node.attrs["numpy_dtype"])
 
 
-def _read_file(node: Any, entry: str) -> Any:
+def _read_file(node: Any, path: str) -> Any:
     if "file_type" in node.attrs:
         type_: str | bytes = node.attrs["file_type"]
     else:
         type_ = node.attrs["pickled_file_type"].tobytes()
-    return FileRef(type_, tuple(node.asstr()[()].tolist())).to_fileset(entry)
+    stats = tuple((int(size), int(mtime)) for size, mtime in node.attrs["stats"])
+    ref = FileRef(type_, tuple(node.asstr()[()].tolist()), stats)
+    return ref.to_fileset(os.path.dirname(path))
 
 
 _READERS: dict[str, Callable[[Any, str], Any]] = {
-    "bool": lambda node, entry: bool(node[()]),
-    "int": lambda node, entry: int(node[()]),
-    "float": lambda node, entry: float(node[()]),
-    "str": lambda node, entry: node.asstr()[()],
-    "None": lambda node, entry: None,
+    "bool": lambda node, path: bool(node[()]),
+    "int": lambda node, path: int(node[()]),
+    "float": lambda node, path: float(node[()]),
+    "str": lambda node, path: node.asstr()[()],
+    "None": lambda node, path: None,
     "numpy.ndarray": _read_array,
-    "numpy.generic": lambda node, entry: node[()],
+    "numpy.generic": lambda node, path: node[()],
     "list": _read_items,
-    "tuple": lambda node, entry: tuple(_read_items(node, entry)),
+    "tuple": lambda node, path: tuple(_read_items(node, path)),
     "dict": _read_dict,
     "file": _read_file,
-    "pickle": lambda node, entry: unpickle_value(node[()].tobytes()),
+    "pickle": lambda node, path: unpickle_value(node[()].tobytes(), path),
 }

@@ -17,7 +17,7 @@ import pytest
 from fileformats.generic import File
 
 from pydra_lite import Submitter, python
-from pydra_lite.engine.stores import get_store
+from pydra_lite.engine.stores import RESULT_FORMAT, get_store
 from pydra_lite.errors import InvalidEntryError, StoreError
 
 from .helpers import (
@@ -214,7 +214,9 @@ def test_file_of_another_result_format_is_an_invalid_entry(
     path = entry / store.filename
     store.dump(str(path), CHECKSUM, {"out": 1})
     if store_name == "json":
-        path.write_text(path.read_text().replace('"format": 1', '"format": 99'))
+        path.write_text(
+            path.read_text().replace(f'"format": {RESULT_FORMAT}', '"format": 99')
+        )
     else:
         import h5py  # the nexus parameter skips without it
 

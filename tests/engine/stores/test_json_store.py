@@ -62,10 +62,12 @@ def test_json_marks_what_it_cannot_hold_and_stays_strict(entry: Path) -> None:
     assert stored["array"]["__pydra_lite__"] == "pickle"
     array = pickle.loads(base64.b64decode(stored["array"]["data"]))
     assert array.tolist() == [0, 1, 2]
+    written = (entry / "out.txt").stat()
     assert stored["file"] == {
         "__pydra_lite__": "file",
         "type": "generic/file",
         "paths": ["out.txt"],
+        "stats": [[written.st_size, written.st_mtime_ns]],
     }
 
 

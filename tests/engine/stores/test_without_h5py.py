@@ -98,7 +98,7 @@ def test_suite_collects_and_passes_without_h5py(tmp_path: Path) -> None:
     print(run.stdout[-5000:])
     assert run.returncode == 0, run.stdout + run.stderr
     summary = run.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"\d+ passed, \d+ skipped in .*", summary), summary
+    assert re.match(r"\d+ passed, \d+ skipped", summary), summary  # nothing failed
     skipped = [line for line in run.stdout.splitlines() if line.startswith("SKIPPED")]
     module_skip = "tests/engine/stores/test_nexus_store.py:"
     assert any(module_skip in line and NEXUS_REASON in line for line in skipped)
