@@ -16,6 +16,7 @@ from pydra_lite.engine.submitter import Submitter
 from pydra_lite.engine.worker import Worker, get_worker, register_worker
 from pydra_lite.errors import (
     CacheEntryError,
+    CacheError,
     CacheWarning,
     CommandError,
     ConnectionTypeError,
@@ -43,6 +44,7 @@ from pydra_lite.hashing import hash_object, register_serializer
 
 __all__ = [
     "CacheEntryError",
+    "CacheError",
     "CacheWarning",
     "CommandError",
     "ConnectionTypeError",

@@ -14,6 +14,7 @@ carries its context as attributes for callers who do::
     ├── StoreError(ValueError)           a result store that cannot hold a value
     ├── InvalidEntryError(ValueError)    a result file that cannot be trusted (a miss)
     ├── CacheEntryError(FileExistsError) an entry path that is a symlink or a file
+    ├── CacheError(OSError)              the cache directory cannot be used as asked
     ├── TemplateError(ValueError)        a shell template or field that cannot work
     ├── PathTemplateError(ValueError)    an output path template that cannot render
     ├── WorkerError(LookupError)         an unknown or unusable worker
@@ -136,6 +137,13 @@ class CacheEntryError(PydraLiteError, FileExistsError):
     """A cache entry's path is a symlink or a file: never emptied, run in or written through.
 
     The state it names is errored; nothing the path points to is touched.
+    """
+
+
+class CacheError(PydraLiteError, OSError):
+    """The cache directory cannot be used as asked: full, read-only, not a directory.
+
+    The message names the path and the fix; ``errno`` is the underlying one.
     """
 
 

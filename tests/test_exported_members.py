@@ -17,6 +17,7 @@ from pydra_lite.compose import shell
 
 EXPORTED = [
     "CacheEntryError",
+    "CacheError",
     "CacheWarning",
     "CommandError",
     "ConnectionTypeError",
