@@ -161,7 +161,11 @@ def _construct(spec: str, cls: type[Worker], options: dict[str, Any]) -> Worker:
 
     The Submitter passes every keyword it does not know to the worker, so a
     misspelt Submitter option lands here: name it, not the worker's signature.
+    Without options nothing is checked: reading a signature can mean parsing
+    ``object.__init__``'s text, which no run without options should pay for.
     """
+    if not options:
+        return cls()
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):  # no signature to read: let the call decide
