@@ -247,11 +247,21 @@ class InputModifiedError(PydraLiteError, RuntimeError):
 class TaskFailedError(PydraLiteError, RuntimeError):
     """One or more task states failed.
 
+    The message has a line for each of the first :attr:`SHOWN` failures, in
+    state order, naming the state's inputs and where its ``_error.json`` is
+    (or that it could not be written), then ``and N more``. The first
+    failure's original exception and traceback, as the worker formatted it
+    (real file names and source lines), is the ``__cause__``.
+
     Attributes:
         task: name of the task (or workflow) that was submitted.
-        error_files: the ``_error.json`` file of every failed state.
-        messages: a one-line summary of each failure, in the same order.
+        error_files: the ``_error.json`` file of every failed state whose
+            file was written, in state order.
+        messages: a one-line summary of each failure, in state order.
     """
+
+    SHOWN = 10
+    """How many failures the message lists (it counts them all)."""
 
     def __init__(
         self, task: str, error_files: Sequence[Path], messages: Sequence[str]
@@ -259,11 +269,11 @@ class TaskFailedError(PydraLiteError, RuntimeError):
         self.task = task
         self.error_files = list(error_files)
         self.messages = list(messages)
-        lines = [f"{task}: {len(self.error_files)} state(s) failed:"]
-        lines += [
-            f"  {msg}\n    see {path}"
-            for msg, path in zip(messages, error_files, strict=True)
-        ]
+        lines = [f"{task}: {len(self.messages)} state(s) failed:"]
+        lines += [f"  {msg}" for msg in self.messages[: self.SHOWN]]
+        if len(self.messages) > self.SHOWN:
+            more = len(self.messages) - self.SHOWN
+            lines.append(f"  and {more} more (every one is in .messages)")
         super().__init__("\n".join(lines))
 
 

@@ -57,8 +57,9 @@ import shutil
 import stat
 import threading
 import warnings
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import platformdirs
@@ -69,7 +70,12 @@ from pydra_lite.engine.stores.base import (
     write_all,
     write_atomic,
 )
-from pydra_lite.errors import CacheEntryError, CacheWarning, InvalidEntryError
+from pydra_lite.errors import (
+    CacheEntryError,
+    CacheError,
+    CacheWarning,
+    InvalidEntryError,
+)
 
 CACHE_FORMAT_VERSION = 3
 """Bumped with any change to digests or to the entry layout; keys the default root."""
@@ -77,6 +83,16 @@ CACHE_FORMAT_VERSION = 3
 CACHE_DIR_ENV = "PYDRA_LITE_CACHE_DIR"
 PROVENANCE_FILE = "_provenance.json"
 ERROR_FILE = "_error.json"
+
+READONLY_FIX = (
+    "give a writable cache_dir and pass this one as readonly_caches=[...] "
+    "to read its entries without writing"
+)
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_READONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+_NOT_A_DIR = frozenset({errno.ENOTDIR, errno.EEXIST})
+_UNWRITABLE = _FULL | _READONLY | _NOT_A_DIR
+"""What an unusable cache directory raises when written to: full, read-only, a file."""
 
 
 def default_cache_dir() -> Path:
@@ -108,7 +124,13 @@ class Entry:
 class Cache:
     """Reads, writes and locks the entries of one cache root."""
 
-    def __init__(self, spec: CacheSpec) -> None:
+    def __init__(self, spec: CacheSpec, *, check_readonly: bool = True) -> None:
+        """Open the cache of ``spec``; nothing is written until a lock is taken.
+
+        With ``check_readonly`` (the Submitter's construction), a read-only
+        root that is not a directory is a :class:`CacheWarning` naming it: it
+        is searched all the same, and found empty.
+        """
         self.spec = spec
         self.root = Path(spec.root)
         self.store = get_store(spec.store)
@@ -116,13 +138,22 @@ class Cache:
         self._roots = [str(root) for root in self._root_paths]
         self._root = self._roots[0]
         self._fd_owner: tuple[int, int] | None = None  # (pid, descriptor)
+        if check_readonly:
+            for root in self._root_paths[1:]:
+                if not root.is_dir():
+                    msg = (
+                        f"read-only cache {root} does not exist (or is not a "
+                        "directory): no entry is found in it. Check the path "
+                        "given in readonly_caches=[...]"
+                    )
+                    warnings.warn(msg, CacheWarning, stacklevel=3)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
     def from_spec(spec: CacheSpec) -> Cache:
         """This process's Cache of ``spec``, made once: every batch of a run
         opens the same one, and a workflow runs a batch per node."""
-        return Cache(spec)
+        return Cache(spec, check_readonly=False)
 
     def entry_dir(self, task_name: str, checksum: str) -> Path:
         return self.root / f"{task_name}-{checksum}"
@@ -148,6 +179,8 @@ class Cache:
             except FileNotFoundError:
                 continue
             except (InvalidEntryError, OSError) as exc:
+                if isinstance(exc, NotADirectoryError) and not os.path.isdir(root):
+                    continue  # a root that is a file: a CacheError when written
                 msg = f"ignoring an invalid cache entry (it will be recomputed): {exc}"
                 warnings.warn(msg, CacheWarning, stacklevel=3)
                 continue
@@ -212,25 +245,85 @@ class Cache:
 
         Its states are about to run again (a rerun, or some state missing):
         whatever they leave behind, a failure or a kill, the aggregate entry
-        must not stay a hit over them. Nothing is done when it does not exist.
+        must not stay a hit over them. Nothing is done (no lock taken, nothing
+        written: a read-only root works) when it holds no result file.
+
+        Raises:
+            CacheError: a result file must be removed, and the root is read-only.
         """
         directory = f"{self._root}/{task_name}-{checksum}"
-        if not os.path.lexists(directory):
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
             return
+        except OSError:
+            fd = -1  # a symlink or a file: refused under the lock, by name
+        if fd >= 0:
+            try:
+                names = os.listdir(fd)
+            finally:
+                os.close(fd)
+            if not any(_is_result(name, self.store.filename) for name in names):
+                return  # not a hit: nothing to retract
         with self.lock(checksum):
             _empty_entry(directory, self.store.filename)
 
     def _make_dir(self, directory: str) -> bool:
-        """``mkdir``, making the root if needed; False when it already exists."""
+        """``mkdir``, making the root if needed; False when it already exists.
+
+        Raises:
+            CacheError: the root is full, read-only or not a directory.
+        """
         try:
             try:
                 os.mkdir(directory)
             except FileNotFoundError:  # the first entry of a new root
-                self.root.mkdir(parents=True, exist_ok=True)
+                self._make_root()
                 os.mkdir(directory)
         except FileExistsError:
             return False
+        except OSError as exc:
+            self.raise_unusable(exc, directory, "make a cache entry")
         return True
+
+    def _make_root(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.raise_unusable(exc, self._root, "make the cache directory")
+
+    def raise_unusable(self, exc: OSError, path: str, doing: str) -> NoReturn:
+        """Raise :meth:`unusable` of ``exc``, chained to it (or ``exc`` itself)."""
+        error = self.unusable(exc, path, doing)
+        if error is exc:
+            raise exc
+        raise error from exc
+
+    def unusable(self, exc: OSError, path: str, doing: str) -> OSError:
+        """The :class:`CacheError` for ``exc``, met while trying ``doing`` at ``path``.
+
+        It names the path, why the root cannot be used and the fix; ``exc``
+        itself when it is no fault of the cache directory (or already one).
+        """
+        code = exc.errno
+        if isinstance(exc, CacheError) or code not in _UNWRITABLE:
+            return exc
+        root = self._root
+        if code in _NOT_A_DIR:
+            if os.path.isdir(root) and code == errno.EEXIST:
+                return exc  # an entry in the way: not the root's fault
+            code = errno.ENOTDIR  # EEXIST when the root itself is a file
+            why = f"the cache directory {root} (or a parent) is not a directory"
+            fix = "remove that file, or give another cache_dir"
+        elif code in _FULL:
+            why = f"no space left for the cache directory {root}"
+            fix = "free some space, or give a cache_dir on another disk"
+        else:
+            kind = "read-only" if code == errno.EROFS else "not writable"
+            why = f"the cache directory {root} is {kind}"
+            fix = READONLY_FIX
+        msg = f"{path}: cannot {doing} ({os.strerror(code)}): {why}; {fix}"
+        return CacheError(code, msg)
 
     def entry_names(self, limit: int) -> set[str] | None:
         """The names (``Task-checksum``) of the root's entries, from one scan.
@@ -264,23 +357,27 @@ class Cache:
         ``provenance`` is a record, or one already encoded as JSON.
 
         Raises:
-            StoreError: (or OSError) when the outputs cannot be written; the
-                entry then stays invalid.
+            StoreError: when the outputs cannot be written; the entry then
+                stays invalid.
+            CacheError: the root is full or read-only; nothing is left written
+                (no provenance, no temporary file).
         """
         if not isinstance(provenance, bytes):
             provenance = _to_json(provenance)
         # Provenance needs no temp-and-rename: the result file, written after
         # it, is what makes the entry valid, and claim() clears a partial one.
-        fd = os.open(
-            f"{directory}/{PROVENANCE_FILE}",
-            os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-            0o644,
-        )
+        path = f"{directory}/{PROVENANCE_FILE}"
         try:
-            write_all(fd, provenance)
-        finally:
-            os.close(fd)
-        self.store.dump(f"{directory}/{self.store.filename}", checksum, outputs)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                write_all(fd, provenance)
+            finally:
+                os.close(fd)
+            self.store.dump(f"{directory}/{self.store.filename}", checksum, outputs)
+        except OSError as exc:  # the store removed its own temporary file
+            with suppress(OSError):
+                os.unlink(path)
+            self.raise_unusable(exc, str(directory), "write a result")
 
     def publish_entry(
         self,
@@ -293,10 +390,34 @@ class Cache:
 
         Its states are in the cache already; this entry gathers their outputs
         so that a warm rerun reads one file. Returns its directory.
+
+        A root that is full, read-only or not a directory is a
+        :class:`CacheWarning`, not an error: the states succeeded and are
+        cached, so the run's result stands; nothing is left in the entry.
         """
-        with self.lock(checksum):
-            directory = self.prepare(task_name, checksum)
-            self.publish(directory, checksum, outputs, provenance)
+        directory = self.entry_dir(task_name, checksum)
+        try:
+            with self.lock(checksum):
+                self.prepare(task_name, checksum)
+                try:
+                    self.publish(directory, checksum, outputs, provenance)
+                except OSError:
+                    with suppress(OSError):  # publish left it empty
+                        os.rmdir(directory)
+                    raise
+        except OSError as exc:
+            cause = exc.__cause__ if isinstance(exc, CacheError) else exc
+            original = cause if isinstance(cause, OSError) else exc
+            error = self.unusable(original, str(directory), "write this entry")
+            if not isinstance(error, CacheError):
+                raise
+            code = errno.errorcode.get(error.errno or 0, str(error.errno))
+            msg = (
+                f"[{code}] {error.strerror}. The states all succeeded and are "
+                "cached, and the result is returned; the next run reads each "
+                "state instead of one file."
+            )
+            warnings.warn(msg, CacheWarning, stacklevel=3)
         return directory
 
     def record_error(self, directory: Path, error: dict[str, Any]) -> None:
@@ -341,8 +462,12 @@ class Cache:
             with _LOCK_FDS_GUARD:
                 fd = _LOCK_FDS.get(key)
                 if fd is None:
-                    self.root.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(self.root / ".locks", os.O_RDWR | os.O_CREAT, 0o666)
+                    self._make_root()
+                    path = f"{self._root}/.locks"
+                    try:
+                        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+                    except OSError as exc:
+                        self.raise_unusable(exc, path, "open the lock file")
                     _LOCK_FDS[key] = fd
         return fd
 

@@ -20,37 +20,75 @@ if TYPE_CHECKING:
 
 
 @attrs.frozen
+class Skipped:
+    """A state that did not run because a state it reads (transitively) failed.
+
+    Attributes:
+        node: the workflow node of the skipped state (``"Inner.add"`` when nested).
+        state: the skipped state's index in that node's state.
+        upstream: the node whose failed state caused the skip.
+        upstream_state: that failed state's index in its node's state.
+        workflow_state: for a split workflow, the index of the workflow state.
+    """
+
+    node: str
+    state: int
+    upstream: str
+    upstream_state: int
+    workflow_state: int | None = None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.node} state {self.state} skipped: upstream "
+            f"{self.upstream} state {self.upstream_state} failed"
+        )
+
+
+@attrs.frozen
 class Result:
     """The outcome of running one task (or one split task, over all its states).
 
+    A failure does not hide what succeeded: the outputs of the states (and
+    workflow nodes) that ran are there, each failed or skipped one None.
+
     Attributes:
         outputs: the task's ``Outputs``; for a split task every field is a list
-            in state order, nested as the combiner says; None when errored.
+            in state order, nested as the combiner says, with None at each
+            failed state. A workflow's output is None when its node failed or
+            was skipped (a list with None at those states, for a split node).
+            None only for a single, unsplit task that failed.
         output_dir: the entry directory of this task (of the split node for a
-            split task): the same path on every rerun with the same inputs.
+            split task, of the workflow for a workflow): the same path on
+            every rerun with the same inputs. A split task or a workflow with
+            a failed state publishes no entry: then None, as it is when no
+            directory could be made. A failed single task's directory holds
+            its ``_error.json``.
         errored: True when this task, or any of its states, failed.
         cached: True when everything came from the cache.
         runtime: seconds the task ran (for a split: the wall time of the run).
-        errors: the ``_error.json`` record of each failed state.
+        errors: the ``_error.json`` record of each failed state, in state
+            order (a workflow's: by node, then state); ``state`` (and, in a
+            workflow, ``node``) say which state it was.
         states: for a split task, the Result of each state (loaded on access).
-        skipped: why this task did not run, when an upstream task failed.
+        skipped: the states of a workflow that did not run because an
+            upstream state failed (:class:`Skipped`), in node and state order.
     """
 
     outputs: Any
-    output_dir: Path
+    output_dir: Path | None
     errored: bool = False
     cached: bool = False
     runtime: float = 0.0
     errors: list[dict[str, Any]] = attrs.Factory(list)
     states: Sequence[Result] | None = None
-    skipped: str | None = None
+    skipped: list[Skipped] = attrs.Factory(list)
 
     @classmethod
     def of(
         cls,
         task_class: type,
         values: Mapping[str, Any] | None,
-        output_dir: Path,
+        output_dir: Path | None,
         **fields: Any,
     ) -> Result:
         """A Result whose outputs are ``task_class.Outputs(**values)`` (None: errored)."""
@@ -65,10 +103,13 @@ class Result:
     @classmethod
     def from_outcome(cls, task_class: type, outcome: Outcome) -> Result:
         """The Result of one state as a worker (or the cache) gave it."""
+        directory: Path | None = outcome.output_dir
+        if outcome.errored and not outcome.output_dir.is_dir():
+            directory = None  # it could not be made: nothing there to see
         return cls.of(
             task_class,
             outcome.outputs,
-            outcome.output_dir,
+            directory,
             errored=outcome.errored,
             cached=outcome.cached,
             runtime=0.0 if outcome.cached else outcome.runtime,
@@ -77,8 +118,17 @@ class Result:
 
     @property
     def error_files(self) -> list[Path]:
-        """The ``_error.json`` file of every failed state."""
-        return [Path(err["output_dir"]) / "_error.json" for err in self.errors]
+        """The ``_error.json`` file of every failed state that has one, in order.
+
+        A record whose file could not be written (its ``error_file`` says
+        ``"not written: ..."``) has none; neither has one whose file is gone.
+        """
+        files = []
+        for err in self.errors:
+            path = Path(err["output_dir"]) / "_error.json"
+            if "error_file" not in err and path.is_file():
+                files.append(path)
+        return files
 
 
 class StateResults(Sequence[Result]):
@@ -124,5 +174,6 @@ class StateResults(Sequence[Result]):
             return Result.from_entry(self._task_class, entry, cached)
         directory = self._cache.entry_dir(name, checksum)
         error = self._cache.read_error(name, checksum)
-        errors = [error] if error else []
-        return Result(None, directory, errored=True, errors=errors)
+        errors = [{**error, "state": index}] if error else []
+        found = directory if directory.is_dir() else None
+        return Result(None, found, errored=True, errors=errors)

@@ -19,9 +19,9 @@ worker. Algorithm (as ewoks' lazy evaluation over its hash tree):
    Batches go to the worker through the one :class:`Dispatcher` loop while
    fewer than ``worker.max_in_flight()`` are outstanding, the class whose most downstream ready state comes last in
    its graph first: results flow down the graph instead of piling up.
-3. *Failure.* A failed state's dependants, transitively, are skipped with the
-   reason recorded; every other state still runs and is cached. A batch lost
-   as a whole (its process died) settles its states as failed or found, by
+3. *Failure.* A failed state's dependants, transitively, are skipped, each
+   with the failed state that caused it; every other state still runs and is
+   cached. A batch lost as a whole (its process died) settles its states as failed or found, by
    the dispatcher's lost-batch rule.
 """
 
@@ -72,9 +72,13 @@ class WorkflowRun:
         self.dependants: dict[StateKey, list[StateKey]] = defaultdict(list)
         self.followers: dict[StateKey, list[StateKey]] = defaultdict(list)
         self.leader_of: dict[StateKey, StateKey] = {}
-        self.errors: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        self.skipped: dict[StateKey, str] = {}
-        self.skipped_by_graph: dict[int, dict[StateKey, str]] = defaultdict(dict)
+        self.errors: dict[int, list[tuple[int, int, dict[str, Any]]]] = defaultdict(
+            list
+        )  # per graph: (node order, state, record)
+        self.skipped: dict[
+            StateKey, StateKey
+        ] = {}  # -> the failed state that caused it
+        self.skipped_by_graph: dict[int, dict[StateKey, StateKey]] = defaultdict(dict)
         self.ran: set[int] = set()  # graphs with a state executed, not found
         self._queues: dict[type, list[_Queued]] = defaultdict(list)
         self._known: set[str] | None = None  # entry names in the root, if scanned
@@ -93,11 +97,14 @@ class WorkflowRun:
 
     # -- what each graph got ---------------------------------------------------
     def errors_of(self, graph: int) -> list[dict[str, Any]]:
-        """The error records of the failed states of graph ``graph``."""
-        return self.errors.get(graph, [])
+        """The error records of the failed states of graph ``graph``, in node
+        and state order, each with its ``node`` and ``state`` (None: unsplit)."""
+        found = sorted(self.errors.get(graph, []), key=lambda item: item[:2])
+        return [record for _, _, record in found]
 
-    def skipped_of(self, graph: int) -> dict[StateKey, str]:
-        """The skipped states of graph ``graph``, with the reason."""
+    def skipped_of(self, graph: int) -> dict[StateKey, StateKey]:
+        """The skipped states of graph ``graph``, each with the failed state
+        that caused the skip."""
         return self.skipped_by_graph.get(graph, {})
 
     def ran_in(self, graph: int) -> bool:
@@ -196,9 +203,11 @@ class WorkflowRun:
             if not outcome.cached:
                 self.ran.add(graph)
             if outcome.error is not None:
-                self.errors[graph].append(outcome.error)
-                reason = f"upstream {done[0].name} state {done[1]} failed"
-                self._skip_dependants(done, reason)
+                node, flat = done
+                state = flat if node.state.dims else None
+                record = {**outcome.error, "node": node.name, "state": state}
+                self.errors[graph].append((node.order, flat, record))
+                self._skip_dependants(done)
                 continue
             self.outputs[done[0]][done[1]] = outcome.outputs
             for dependant in self.dependants.get(done, ()):
@@ -210,14 +219,14 @@ class WorkflowRun:
         return key not in self.skipped and key not in self.leader_of
 
     # -- 3. failure ---------------------------------------------------------------
-    def _skip_dependants(self, key: StateKey, reason: str) -> None:
+    def _skip_dependants(self, key: StateKey) -> None:
         stack = list(self.dependants.get(key, []))
         while stack:
             dependant = stack.pop()
             if dependant not in self.skipped:
-                self.skipped[dependant] = reason
+                self.skipped[dependant] = key
                 graph = self.graph_of[dependant[0]]
-                self.skipped_by_graph[graph][dependant] = reason
+                self.skipped_by_graph[graph][dependant] = key
                 stack.extend(self.dependants.get(dependant, []))
                 stack.extend(self.followers.get(dependant, []))
 

@@ -15,43 +15,41 @@ Algorithm for one task object (a :class:`Node`):
 4. Outcomes are gathered in state order, with a flag per state saying whether
    it came from the cache; when every state succeeded the split
    node's entry is published, and the Result is returned (or
-   :class:`TaskFailedError` raised, listing every failed state's error file).
+   :class:`TaskFailedError` raised: a line per failed state, in state order,
+   naming its inputs and its ``_error.json``, the first ten then a count, and
+   the first failure's traceback as its ``__cause__``, :class:`RemoteTraceback`).
 
 The warnings a worker carried back in its outcomes are emitted as the
 outcomes arrive. States of one split whose inputs are equal by content but
 name different files share one entry (content hashing is the contract): the
-run warns once, naming them (:func:`_warn_collapsed`).
+run warns once, naming them (``collapsed.py``). Failure messages are made
+by ``failures.py``, progress bars by ``progress.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.std import tqdm
+import attrs
 
 from pydra_lite.compose.base import Task, check_mandatory, output_specs, register_runner
 from pydra_lite.compose.workflow import WorkflowTask
 from pydra_lite.engine.cache import Cache, CacheSpec, default_cache_dir
+from pydra_lite.engine.collapsed import warn_collapsed
 from pydra_lite.engine.dispatch import Dispatcher
+from pydra_lite.engine.failures import remote_traceback, task_failed
 from pydra_lite.engine.job import Job, JobBatch, Outcome
 from pydra_lite.engine.node import Node
-from pydra_lite.engine.result import Result, StateResults
-from pydra_lite.engine.schedule import WorkflowRun
+from pydra_lite.engine.progress import progress_bar
+from pydra_lite.engine.result import Result, Skipped, StateResults
+from pydra_lite.engine.schedule import StateKey, WorkflowRun
 from pydra_lite.engine.stores import Store
 from pydra_lite.engine.worker import Worker, get_worker
 from pydra_lite.engine.workflow import WorkflowGraph
-from pydra_lite.errors import PydraLiteWarning, TaskFailedError
-from pydra_lite.files import FileSet
-
-PROGRESS_MIN_STATES = 50
-"""Runs with fewer states than this show no progress bar."""
 
 
 class Submitter:
@@ -87,6 +85,7 @@ class Submitter:
         self.worker = get_worker(worker, **worker_options)
         self.rerun = rerun
         self.progress = progress
+        self.task_classes: dict[str, type] = {}  # by name, for tracebacks
 
     @property
     def cache_dir(self) -> Path:
@@ -112,10 +111,8 @@ class Submitter:
         else:
             result = _NodeRun(self, Node(task), rerun).run()
         if raise_errors and result.errored:
-            messages = [
-                f"{e['task']}: {e['type']}: {e['message']}" for e in result.errors
-            ]
-            raise TaskFailedError(type(task).__name__, result.error_files, messages)
+            error = task_failed(type(task).__name__, result)
+            raise error from remote_traceback(result.errors, self.task_classes)
         return result
 
     def _run_workflow(self, task: WorkflowTask, rerun: bool) -> Result:
@@ -140,6 +137,7 @@ class _NodeRun:
         self.node = node
         self.rerun = rerun
         self.names = [spec.name for spec in output_specs(node.task_class)]
+        submitter.task_classes[node.name] = node.task_class
         self._known: set[str] | None = None  # entry names in the root, if scanned
 
     def run(self) -> Result:
@@ -152,7 +150,7 @@ class _NodeRun:
             return self._split(split_checksum, start)
         outputs = {k: v for k, v in entry.outputs.items() if k != "_states"}
         checksums = entry.outputs.get("_states") or self.node.checksums()
-        _warn_collapsed(self.node, checksums, stacklevel=3)
+        warn_collapsed(self.node, checksums, stacklevel=3)
         return self._result(outputs, entry.output_dir, checksums, None, [], 0.0)
 
     def _single(self, start: float) -> Result:
@@ -164,19 +162,21 @@ class _NodeRun:
         self.cache.retract(self.node.name, split_checksum)
         total = self.node.state.size
         gathered: dict[str, list[Any]] = {name: [None] * total for name in self.names}
-        errors: list[dict[str, Any]] = []
+        failed: list[tuple[int, dict[str, Any]]] = []  # (state, record), as they come
         checksums: list[str] = []
         cached = bytearray(total)  # 1 where the state came from the cache
         for index, outcome in self._outcomes(checksums):
             cached[index] = outcome.cached
             if outcome.error is not None:
-                errors.append(outcome.error)
+                failed.append((index, outcome.error))
                 continue
             for name in self.names:
                 gathered[name][index] = outcome.outputs[name]  # type: ignore[index]
-        _warn_collapsed(self.node, checksums, stacklevel=4)
+        warn_collapsed(self.node, checksums, stacklevel=4)
         outputs = self.node.gather(gathered)
-        directory = self.cache.entry_dir(self.node.name, split_checksum)
+        failed.sort(key=lambda item: item[0])
+        errors = [{**record, "state": index} for index, record in failed]
+        directory = None  # no entry for a split with a failed state
         if not errors:
             directory = self._publish_split(split_checksum, outputs, checksums)
         runtime = time.perf_counter() - start
@@ -185,7 +185,7 @@ class _NodeRun:
     def _result(
         self,
         outputs: dict[str, Any],
-        directory: Path,
+        directory: Path | None,
         checksums: list[str],
         cached: bytearray | None,
         errors: list[dict[str, Any]],
@@ -234,7 +234,7 @@ class _NodeRun:
         batch: list[Job] = []
         indices: list[int] = []
         size = worker.batch_size(total)
-        with _progress_bar(total, self.sub.progress) as bar:
+        with progress_bar(total, self.sub.progress) as bar:
             for index, job in enumerate(self.node.jobs()):
                 checksums.append(job.checksum)
                 found = self._lookup(job)
@@ -284,6 +284,10 @@ def _run_graphs(
     split workflow share the worker."""
     start = time.perf_counter()
     graphs = [_workflow_graph(task) for task in tasks]
+    for graph in graphs[:1]:  # the states of a split workflow share their classes
+        sub.task_classes.update(
+            (node.name, node.task_class) for node in graph.nodes.values()
+        )
     results = [None if rerun else _cached_workflow(sub.cache, g) for g in graphs]
     todo = [i for i, found in enumerate(results) if found is None]
     if todo:
@@ -308,15 +312,26 @@ def _cached_workflow(cache: Cache, graph: WorkflowGraph) -> Result | None:
 
 
 def _graph_result(cache: Cache, run: WorkflowRun, index: int, start: float) -> Result:
-    """The Result of graph ``index`` of ``run``, its entry published on success."""
+    """The Result of graph ``index`` of ``run``, its entry published on success.
+
+    With a failed state, no entry: the outputs that exist, None for those of
+    failed or skipped states, and each skipped state with the failure that
+    caused it.
+    """
     graph = run.graphs[index]
     name = graph.task_class.__name__
     errors, skipped = run.errors_of(index), run.skipped_of(index)
     if errors or skipped:
-        reasons = sorted(set(skipped.values()))
-        why = f"{len(skipped)} state(s) skipped: {reasons}" if skipped else None
-        directory = cache.entry_dir(name, graph.checksum)
-        return Result(None, directory, errored=True, errors=errors, skipped=why)
+        return Result.of(
+            graph.task_class,
+            graph.output_values(run.outputs, partial=True),
+            None,
+            errored=True,
+            cached=not run.ran_in(index),
+            runtime=time.perf_counter() - start,
+            errors=errors,
+            skipped=_skipped(skipped),
+        )
     outputs = graph.output_values(run.outputs)
     provenance = {"task": name, "checksum": graph.checksum, "nodes": list(graph.nodes)}
     directory = cache.publish_entry(name, graph.checksum, outputs, provenance)
@@ -332,12 +347,22 @@ def _graph_result(cache: Cache, run: WorkflowRun, index: int, start: float) -> R
 def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
     """One Result for a split workflow: outputs as lists over its states."""
     names = [spec.name for spec in output_specs(node.task_class)]
-    errors = [error for state in states for error in state.errors]
+    errors = [
+        {**error, "workflow_state": i}
+        for i, state in enumerate(states)
+        for error in state.errors
+    ]
+    skipped = [
+        attrs.evolve(skip, workflow_state=i)
+        for i, state in enumerate(states)
+        for skip in state.skipped
+    ]
     gathered = {
         name: [getattr(s.outputs, name) if s.outputs else None for s in states]
         for name in names
     }
-    directory = states[0].output_dir.parent if states else Path()
+    dirs = [s.output_dir for s in states if s.output_dir is not None]
+    directory = dirs[0].parent if dirs else None
     return Result.of(
         node.task_class,
         node.gather(gathered),
@@ -346,87 +371,18 @@ def _gather_workflow_states(node: Node, states: list[Result]) -> Result:
         cached=all(s.cached for s in states),
         errors=errors,
         states=states,
+        skipped=skipped,
     )
 
 
-COLLAPSED_SHOWN = 3
-"""How many collapsed states a warning names (it counts them all)."""
-
-
-def _warn_collapsed(node: Node, checksums: Sequence[str], stacklevel: int) -> None:
-    """Warn once when states of ``node`` that name different files share an entry.
-
-    Files are hashed by their contents, not their names: two states given
-    files with equal contents have one checksum, so the second reuses the
-    first's result. Costs one ``set`` of the checksums; the states' inputs are
-    looked at only when two checksums are equal and files were split over.
-    """
-    if len(set(checksums)) == len(checksums) or not node.splits_files():
-        return
-    first: dict[str, int] = {}
-    pairs = []  # (state, the earlier state it shares an entry with)
-    for index, checksum in enumerate(checksums):
-        earlier = first.setdefault(checksum, index)
-        if earlier != index:
-            pairs.append((index, earlier))
-    wanted = {i for pair in pairs for i in pair}
-    last = max(wanted)
-    inputs: dict[int, Mapping[str, Any]] = {}
-    for index, job in enumerate(node.jobs(checksums)):
-        if index in wanted:
-            inputs[index] = job.inputs
-        if index >= last:
-            break
-    collapsed = []
-    for index, earlier in pairs:
-        renamed = _renamed(inputs[index], inputs[earlier])
-        if renamed is not None:
-            collapsed.append((index, earlier, *renamed))
-    if collapsed:
-        text = _collapsed_text(node.name, collapsed)
-        warnings.warn(text, PydraLiteWarning, stacklevel=stacklevel + 1)
-
-
-def _renamed(
-    inputs: Mapping[str, Any], earlier: Mapping[str, Any]
-) -> tuple[str, str, str] | None:
-    """The first input naming other files than ``earlier``'s: (field, now, then)."""
-    for field, value in inputs.items():
-        paths, before = _file_paths(value), _file_paths(earlier[field])
-        if paths != before:
-            return field, _listed(paths), _listed(before)
-    return None
-
-
-def _file_paths(value: Any) -> tuple[str, ...]:
-    if isinstance(value, FileSet):
-        return tuple(sorted(map(str, value.fspaths)))
-    if isinstance(value, list | tuple):
-        return tuple(path for item in value for path in _file_paths(item))
-    return ()
-
-
-def _listed(paths: tuple[str, ...]) -> str:
-    return paths[0] if len(paths) == 1 else repr(list(paths))
-
-
-def _collapsed_text(name: str, collapsed: list[tuple[int, int, str, str, str]]) -> str:
-    shown = "; ".join(
-        f"state {index} ({field}={now}) reuses state {earlier} ({field}={then})"
-        for index, earlier, field, now, then in collapsed[:COLLAPSED_SHOWN]
-    )
-    if len(collapsed) > COLLAPSED_SHOWN:
-        shown += f"; and {len(collapsed) - COLLAPSED_SHOWN} more"
-    field = collapsed[0][2]
-    return (
-        f"{name}: {len(collapsed)} state(s) of the split share the cache entry of an "
-        f"earlier state, because their inputs are equal by content: {shown}. "
-        "Files are hashed by their contents, not their names or locations, so "
-        "such states get the earlier state's result (a task that reads a file's "
-        "name sees the earlier name). If the name matters, give it to the task "
-        "in an input of its own, split with the files, e.g. "
-        f".split(({field!r}, 'name'), {field}=files, name=[Path(f).name for f in files])."
-    )
+def _skipped(skipped: Mapping[StateKey, StateKey]) -> list[Skipped]:
+    """The skipped states, in node and state order, each with its cause."""
+    keys = sorted(skipped, key=lambda key: (key[0].order, key[1]))
+    records = []
+    for node, flat in keys:
+        up, up_flat = skipped[node, flat]
+        records.append(Skipped(node.name, flat, up.name, up_flat))
+    return records
 
 
 def _placed(
@@ -436,49 +392,6 @@ def _placed(
     for indices, outcomes in dispatcher.finished():
         bar.update(len(outcomes))
         yield from zip(indices, outcomes, strict=True)
-
-
-def _progress_bar(total: int, wanted: bool | None) -> Any:
-    """A tqdm bar on a terminal or in Jupyter; disabled otherwise.
-
-    In Jupyter it is a widget when ipywidgets is installed and the text bar
-    when it is not: ``tqdm.auto`` would warn "IProgress not found" on import,
-    in every notebook of a user who never asked for widgets.
-    """
-    if wanted is None:
-        wanted = total >= PROGRESS_MIN_STATES and _is_interactive()
-    if not wanted:  # not even a disabled tqdm: making the first one is slow
-        return _NoBar()
-    bar = _notebook_bar() if "ipykernel" in sys.modules else None
-    return (bar or tqdm)(total=total, unit="state", leave=False)
-
-
-class _NoBar:
-    """What a run without a progress bar updates."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Nothing to close."""
-
-    def update(self, n: int = 1) -> None:
-        """Nothing to show."""
-
-
-def _is_interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    return sys.stderr.isatty()
-
-
-def _notebook_bar() -> Any:
-    """tqdm's widget bar, or None without ipywidgets (imported only when used)."""
-    if importlib.util.find_spec("ipywidgets") is None:
-        return None
-    from tqdm.notebook import tqdm as notebook_tqdm  # noqa: PLC0415 (optional, heavy)
-
-    return notebook_tqdm
 
 
 def run_task(task: Task, **submitter_options: Any) -> Any:

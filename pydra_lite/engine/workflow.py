@@ -156,6 +156,17 @@ class GraphNode:
             return states[self.groups[kept][0]][field]  # type: ignore[index]
         return [states[s][field] for s in self.groups[kept]]  # type: ignore[index]
 
+    def value_or_none(self, kept: int, field: str, outputs: StateOutputs) -> Any:
+        """As :meth:`value`, with None for each state that has no outputs."""
+        states = outputs[self]
+        if not self.combined.dims:
+            found = states[self.groups[kept][0]]
+            return None if found is None else found[field]
+        return [
+            None if s is None else s[field]
+            for s in map(states.__getitem__, self.groups[kept])
+        ]
+
 
 StateOutputs: TypeAlias = Mapping[GraphNode, list[dict[str, Any] | None]]
 """Per node, the outputs of each of its states (None until known)."""
@@ -214,11 +225,17 @@ class WorkflowGraph:
         op_hash = operation_hash(type(workflow))
         return combine_digests(b"workflow", op_hash, *parts).hex()
 
-    def output_values(self, outputs: StateOutputs) -> dict[str, Any]:
-        """The workflow's outputs: one value, or a list over a split node's kept states."""
+    def output_values(
+        self, outputs: StateOutputs, partial: bool = False
+    ) -> dict[str, Any]:
+        """The workflow's outputs: one value, or a list over a split node's kept states.
+
+        ``partial``: a state that failed or was skipped gives None in its place.
+        """
         values = {}
         for name, (node, field) in self.outputs.items():
-            per_kept = [node.value(k, field, outputs) for k in range(node.kept.size)]
+            value = node.value_or_none if partial else node.value
+            per_kept = [value(k, field, outputs) for k in range(node.kept.size)]
             values[name] = per_kept if node.kept.dims else per_kept[0]
         return values
 

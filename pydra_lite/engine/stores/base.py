@@ -150,7 +150,7 @@ def atomic_target(path: str | os.PathLike[str]) -> Iterator[str]:
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        with suppress(FileNotFoundError):
+        with suppress(OSError):  # never hide why the write failed
             os.unlink(tmp)
         raise
 

@@ -220,7 +220,7 @@ def test_failing_shell_state_skips_its_python_dependant_only(
     assert result.errored and len(result.errors) == 1
     assert result.errors[0]["type"] == "CommandError"
     assert "command: grep x " in result.errors[0]["message"]
-    assert result.skipped is not None and "Grep" in result.skipped
+    assert [(s.node, s.upstream) for s in result.skipped] == [("CountLines", "Grep")]
     counts = _run(worker, cache_dir, Matches(n=12, patterns=["1"])).outputs.out
     assert counts == [4]  # 1, 10, 11, 12
 
