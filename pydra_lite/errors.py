@@ -17,7 +17,7 @@ carries its context as attributes for callers who do::
     ├── CacheError(OSError)              the cache directory cannot be used as asked
     ├── TemplateError(ValueError)        a shell template or field that cannot work
     ├── PathTemplateError(ValueError)    an output path template that cannot render
-    ├── WorkerError(LookupError)         an unknown or unusable worker
+    ├── WorkerError(LookupError)         an unknown or unusable worker, or a lost batch
     │   ├── SlurmError                   a SLURM command failed
     │   └── SlurmJobError                a SLURM job ended before its states did
     ├── ExecutableNotFoundError(FileNotFoundError)  a shell executable not on PATH

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import keyword
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -32,7 +33,7 @@ import attrs
 
 from pydra_lite.compose.lazy import check_connection, is_lazy
 from pydra_lite.compose.outputs import LazyOutputsClass
-from pydra_lite.errors import StateError, TaskInputError
+from pydra_lite.errors import StateError, TaskDefinitionError, TaskInputError
 from pydra_lite.hashing import combine_digests
 from pydra_lite.hashing.code import CodeGuards, guarded
 from pydra_lite.state import State, lengths_of
@@ -147,11 +148,21 @@ class Task:
         for key, vals in given.items():
             setattr(new, key, list(vals))
         new.__dict__["_state"] = state
+        _check_combiner(new, new.combiner)  # a combine() given before this split
         return new
 
     def combine(self, names: str | Sequence[str]) -> Self:
-        """Return a copy of this task whose split results are grouped by ``names``."""
+        """Return a copy of this task whose split results are grouped by ``names``.
+
+        A plain name must be a field this task is split over (or will be, when
+        :meth:`split` comes after); ``"Node.field"`` names a field an upstream
+        workflow node is split over, and is checked when the workflow is built.
+
+        Raises:
+            StateError: for a name that can never be combined here.
+        """
         combiner = (names,) if isinstance(names, str) else tuple(names)
+        _check_combiner(self, combiner)
         new = copy.copy(self)
         new.__dict__["_combiner"] = combiner
         return new
@@ -233,9 +244,16 @@ def state_of(task: Task) -> State:
 def check_mandatory(task: Task) -> None:
     """Raise TaskInputError naming the first mandatory input with no value.
 
-    A kind of task may check more (a shell task: its output choices).
+    A kind of task may check more (a shell task: its output choices). Also
+    raises StateError for a combiner name this task is not split over: the
+    task is submitted alone, so nothing upstream can split it.
     """
     task._check_mandatory()
+    if task.combiner:
+        names = state_of(task).names
+        for name in task.combiner:
+            if name not in names:
+                raise _combiner_error(type(task), name, task.split_names())
 
 
 def operation_hash(task_class: type[Task]) -> bytes:
@@ -279,6 +297,49 @@ def _check_split_names(cls: type[Task], values: Mapping[str, Any]) -> None:
         raise _unknown_input_error(cls, unknown)
 
 
+def _check_combiner(task: Task, combiner: Sequence[str]) -> None:
+    """Refuse the combiner names that can never be valid for ``task``.
+
+    A plain name is always this task's own field (a workflow qualifies it as
+    ``"Node.name"``): it must be an input, and one of the split fields once
+    the task is split. A dotted name is left to the workflow, where it may
+    name an upstream node's split field.
+    """
+    cls = type(task)
+    inputs = {spec.name for spec in cls._input_specs}
+    split = task.split_names() if task.splitter is not None else None
+    for name in combiner:
+        if not isinstance(name, str) or not name:
+            msg = (
+                f"{cls.__name__}.combine() takes field names (str), got {name!r}; "
+                "e.g. .split(x=[1, 2]).combine('x')"
+            )
+            raise StateError(msg)
+        if "." in name:
+            continue
+        if name not in inputs or (split is not None and name not in split):
+            raise _combiner_error(cls, name, split)
+
+
+def _combiner_error(
+    cls: type[Task], name: str, split: Sequence[str] | None
+) -> StateError:
+    task = cls.__name__
+    if "." in name:
+        what = f"{name!r} names a workflow node's field, but {task} is submitted alone"
+    elif name not in {spec.name for spec in cls._input_specs}:
+        known = ", ".join(spec.name for spec in cls._input_specs) or "none"
+        what = f"{task} has no input {name!r} (its inputs: {known})"
+    else:
+        what = f"{task} is not split over {name!r}"
+    if split:
+        fix = f"combine a field it is split over: {', '.join(map(repr, split))}"
+    else:
+        field = name.rsplit(".", 1)[-1]
+        fix = f"split it first, e.g. {task}().split({field}=[...]).combine({field!r})"
+    return StateError(f"{task}.combine({name!r}): {what}; {fix}")
+
+
 def _refuse_lazy_split(cls: type[Task], values: Mapping[str, Any]) -> None:
     for key, value in values.items():
         if is_lazy(value):
@@ -307,6 +368,71 @@ def _convert_field(value: Any, task: Task, field: attrs.Attribute) -> Any:
     return coerce(value, field.type, task=name, field=field.name)
 
 
+_MEMBERS: dict[type, frozenset[str]] = {}
+
+
+def _members(base: type[Task]) -> frozenset[str]:
+    """The public attribute names every task of kind ``base`` has (and ``self``)."""
+    members = _MEMBERS.get(base)
+    if members is None:
+        public = {n for n in dir(base) if not n.startswith("_")}
+        members = _MEMBERS[base] = frozenset({*public, "Outputs", "self"})
+    return members
+
+
+def _name_problem(name: str, members: frozenset[str], kind: str) -> str | None:
+    if not isinstance(name, str) or not name.isidentifier():
+        return "it is not a Python identifier"
+    if keyword.iskeyword(name):
+        return "it is a Python keyword"
+    if name.startswith("__") and name.endswith("__"):
+        return "it is a dunder name, reserved by Python"
+    if name.startswith("_"):
+        return "names starting with '_' are reserved for pydra_lite's own members"
+    if name in members:
+        if name == "self":
+            return "it is the name of the instance in the task's methods"
+        return f"every {kind} task has a member {name!r}"
+    return None
+
+
+def _renamed(name: str) -> str:
+    stripped = str(name).strip("_")
+    if stripped.isidentifier() and not name.startswith("_"):
+        return f"{stripped}_"
+    return stripped if stripped.isidentifier() else "value"
+
+
+def check_field_names(
+    task: str,
+    base: type[Task],
+    inputs: Sequence[InputSpec],
+    outputs: Sequence[OutputSpec],
+) -> None:
+    """Raise TaskDefinitionError for an input or output name that cannot work.
+
+    Refused: keywords (attrs' generated ``__init__`` would not compile),
+    names starting with ``_`` (dunders, and what attrs and the task classes
+    keep for themselves), ``self``, and for inputs the members of the kind of
+    task (``split``, ``combine``, ``splitter``, ``cmdline``, ``Outputs``, ...),
+    which a field of that name would hide.
+    """
+    kind = base._kind
+    sides: tuple[tuple[str, Sequence[Any], frozenset[str]], ...] = (
+        ("input", inputs, _members(base)),
+        ("output", outputs, frozenset({"self"})),
+    )
+    for side, specs, members in sides:
+        for spec in specs:
+            problem = _name_problem(spec.name, members, kind)
+            if problem is not None:
+                msg = (
+                    f"{task}: {side} field {spec.name!r} cannot be used: {problem}; "
+                    f"rename it, e.g. {_renamed(spec.name)!r}"
+                )
+                raise TaskDefinitionError(msg)
+
+
 def make_task_class(
     name: str,
     base: type[Task],
@@ -317,7 +443,13 @@ def make_task_class(
     doc: str = "",
     module: str | None = None,
 ) -> type[Task]:
-    """Build an attrs task class with typed, keyword-only, coerced inputs."""
+    """Build an attrs task class with typed, keyword-only, coerced inputs.
+
+    Raises:
+        TaskDefinitionError: for a field name that cannot work (see
+            :func:`check_field_names`).
+    """
+    check_field_names(name, base, inputs, outputs)
     converter = attrs.Converter(_convert_field, takes_self=True, takes_field=True)  # type: ignore[call-overload]
     fields = {
         spec.name: attrs.field(

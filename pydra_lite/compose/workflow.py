@@ -29,7 +29,7 @@ from pydra_lite.compose.signature import (
     parse_docstring_args,
     unpack_returned,
 )
-from pydra_lite.errors import WorkflowError
+from pydra_lite.errors import StateError, WorkflowError
 from pydra_lite.hashing import hash_function
 
 
@@ -65,9 +65,47 @@ def add(task: Task, name: str | None = None) -> LazyOutputs:
             f"give this one another name: workflow.add(task, name='{name}_2')"
         )
         raise WorkflowError(msg)
+    _check_combiner(builder, name, task)
     node = _copy(task)
     builder.nodes[name] = node
     return LazyOutputs(name, _downstream_types(node))
+
+
+def _check_combiner(builder: _Builder, name: str, task: Task) -> None:
+    """Refuse a combiner name that names no split field this node can see.
+
+    A plain name is the node's own field (``Task.combine`` checked it against
+    the task's split fields): an unsplit node cannot combine it. A dotted
+    ``"Up.field"`` must name a node added before (or one inside a nested
+    workflow node) that is split over ``field``; whether it is upstream of
+    this node is checked when the graph is built, before anything runs.
+    """
+    own = task.split_names() if task.splitter is not None else ()
+    for combined in task.combiner:
+        node, _, field = combined.rpartition(".")
+        if not node and combined in own:
+            continue
+        if node:
+            up = builder.nodes.get(builder.prefix + node)
+            if up is None and builder.prefix + node.split(".")[0] in builder.nodes:
+                continue  # a node inside a nested workflow node
+            if up is not None and (
+                isinstance(up, WorkflowTask)
+                or (up.splitter is not None and field in up.split_names())
+            ):
+                continue
+        where = (
+            f"{name!r} is not split over {combined!r}"
+            if not node
+            else f"no node {node!r} split over {field!r} was added before {name!r}"
+        )
+        msg = (
+            f"workflow {builder.workflow}: node {name!r} combines {combined!r}, but "
+            f"{where}; combine this node's own split field by its name or an "
+            "upstream node's as 'Node.field' (nodes added so far: "
+            f"{', '.join(builder.nodes) or 'none'})"
+        )
+        raise StateError(msg)
 
 
 def _copy(task: Task) -> Task:

@@ -372,13 +372,24 @@ def _error_record(
         "task": task_class.__name__,
         "checksum": job.checksum,
         "type": type(exc).__qualname__,
-        "message": str(exc),
+        "message": _exit_message(exc) if isinstance(exc, SystemExit) else str(exc),
         "traceback": "".join(traceback.format_exception(exc)),
         "inputs": {key: _short_repr(val) for key, val in job.inputs.items()},
         "start": _iso(start),
         "end": _iso(time.time()),
         **_host(),
     }
+
+
+def _exit_message(exc: SystemExit) -> str:
+    """What a task's ``sys.exit()`` means, as the process would have exited."""
+    code = exc.code
+    status = 0 if code is None else int(code) if isinstance(code, int) else 1
+    given = "" if code is None else repr(code)
+    return (
+        f"the task called sys.exit({given}) (argparse's parser.error() does this); "
+        f"exit code {status}"
+    )
 
 
 def _short_repr(value: Any, limit: int = 200) -> str:
@@ -416,11 +427,16 @@ def _provenance(shared: bytes, job: Job, start: float, end: float) -> bytes:
         for key, digest in job.input_digests.items()
     )
     upstream = json.dumps(dict(job.upstream)) if job.upstream else "{}"
+    # The running process's high-water mark since it started, named for what
+    # it is: on a worker that runs many states it is the largest of them (and
+    # of anything the process did before), an upper bound of this state's own
+    # peak. ru_maxrss only rises, so the state's own peak is not measurable
+    # from it: its rise over the state shows only a new high.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     own = (
         f'{{"checksum": "{job.checksum}", "inputs": {{{inputs}}}, '
         f'"upstream": {upstream}, "start": "{_iso(start)}", "end": "{_iso(end)}", '
-        f'"runtime": {end - start!r}, "peak_memory_kb": {peak}, '
+        f'"runtime": {end - start!r}, "process_peak_memory_kb": {peak}, '
     )
     return own.encode() + shared + b"}"
 

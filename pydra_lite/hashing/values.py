@@ -20,6 +20,9 @@ Algorithm:
   hash call per scalar. Dicts and sets sort their parts: order never counts.
 * A container met again while it is being hashed (a cycle) becomes a
   back-reference to its depth on the stack; ``id()`` only detects cycles.
+* A value nested deeper than :data:`MAX_DEPTH` containers is refused with a
+  :class:`HashingError` (the cycle stack's size is the depth: free to read),
+  before Python's own recursion limit would end the program's stack.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ from pydra_lite.hashing.digest import (
 )
 
 __all__ = ["Seen", "Serializer", "bytes_repr", "hash_object", "register_serializer"]
+
+MAX_DEPTH = 100
+"""How deep containers may nest in a hashed value (a list in a list ...)."""
 
 Seen = dict[int, int]
 """Ids of the containers on the hashing stack, to their depth (cycle detection)."""
@@ -177,6 +183,20 @@ def hash_object(
             raise
         msg = f"field {field!r}: {exc}"
         raise HashingError(msg, type_=exc.type_, field=field) from None
+    except RecursionError:  # deep below a serializer that dropped the cache
+        reason = "it is nested deeper than Python's recursion limit allows"
+        msg = _too_deep_msg(type(obj), reason)
+        if field is not None:
+            msg = f"field {field!r}: {msg}"
+        raise HashingError(msg, type_=type(obj), field=field) from None
+
+
+def _too_deep_msg(type_: type, reason: str) -> str:
+    return (
+        f"cannot hash a value of type {qualified_name(type_)}: {reason} "
+        f"(pydra_lite hashes containers nested at most {MAX_DEPTH} deep). "
+        "Flatten it (e.g. a list of rows), or save it to a file and pass the File"
+    )
 
 
 def _leaf(leaf: tuple[bytes, Callable[[Any], bytes]], obj: Any) -> bytes:
@@ -196,7 +216,11 @@ def _digest(obj: Any, cache: Seen) -> bytes:
     depth = cache.get(key)
     if depth is not None:
         return combine_digests(b"backref", int_bytes(len(cache) - depth))
-    cache[key] = len(cache)
+    level = cache[key] = len(cache)
+    if level >= MAX_DEPTH:
+        del cache[key]
+        reason = f"it nests containers more than {MAX_DEPTH} deep"
+        raise HashingError(_too_deep_msg(type(obj), reason), type_=type(obj))
     try:
         chunks = list(_serializer(type(obj))(obj, cache))
     finally:

@@ -9,7 +9,9 @@ once batches have come back, never below ``min_batch_seconds`` of work.
 
 A pool process that dies (a segfault, the out-of-memory killer, ``os._exit``)
 breaks the pool: every batch it had is lost (the engine settles their
-states), and the next batch starts a new pool. The other way round, a pool
+states, each recording a :class:`~pydra_lite.errors.WorkerError` that names
+the exit code or the signal of the process that died, and what it often
+means), and the next batch starts a new pool. The other way round, a pool
 process never outlives the program that made it: a watchdog thread in each
 one exits it as soon as that program dies (killed, crashed), so no orphan keeps computing or holds the program's stdout open (a
 ``| tee log`` or a ``subprocess.communicate()`` waiting for its end).
@@ -29,13 +31,20 @@ start-up overlaps the hashing of the inputs. How it starts:
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
 import threading
 import time
+import weakref
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
+from typing import Any
 
+from pydra_lite.errors import WorkerError
 from pydra_lite.workers.pickled import PickledBatchWorker, run_pickled
 
 WATCH_SECONDS = 0.5
@@ -58,14 +67,39 @@ class ConcurrentFuturesWorker(PickledBatchWorker):
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        # The processes of the pool each batch went to, to name the one that died.
+        self._processes: weakref.WeakKeyDictionary[Future[bytes], Mapping[int, Any]]
+        self._processes = weakref.WeakKeyDictionary()
         self._start()
 
     def _send(self, pickled_class: bytes, jobs: bytes) -> Future[bytes]:
         try:
-            return self._get_pool().submit(run_pickled, pickled_class, jobs)
+            future = self._submit(pickled_class, jobs)
         except BrokenProcessPool:  # a process died: its batches are lost, not ours
             self._replace_pool()
-            return self._get_pool().submit(run_pickled, pickled_class, jobs)
+            future = self._submit(pickled_class, jobs)
+        return future
+
+    def _submit(self, pickled_class: bytes, jobs: bytes) -> Future[bytes]:
+        pool = self._get_pool()
+        # The pool's own map of its processes (the same dict as it changes),
+        # read if the future fails: the process that died is still in it.
+        processes = getattr(pool, "_processes", None)
+        future = pool.submit(run_pickled, pickled_class, jobs)
+        if processes is None:  # another Python's pool: no process to name
+            return future
+        self._processes[future] = processes
+        return future
+
+    def _lost_batch_error(
+        self, done: Future[bytes], exc: BaseException
+    ) -> BaseException:
+        """A broken pool's error, as a WorkerError naming the process that died."""
+        if not isinstance(exc, BrokenProcessPool):
+            return exc
+        error = dead_process_error(self._processes.get(done) or {})
+        error.__cause__ = exc
+        return error
 
     def _replace_pool(self) -> None:
         """Drop a broken pool (its processes are gone or going) for a new one.
@@ -113,6 +147,71 @@ class ConcurrentFuturesWorker(PickledBatchWorker):
         if self._pool is None:  # closed, then used again
             self._pool = _started_pool(self.n_procs, _context())
         return self._pool
+
+
+def dead_process_error(processes: Mapping[int, Any]) -> WorkerError:
+    """The WorkerError of a broken pool: which of ``processes`` died, and how.
+
+    ``processes`` is the pool's own map of pid to ``multiprocessing.Process``.
+    Called when the pool breaks, before it terminates the processes still
+    alive: a process whose sentinel is ready is one that died.
+    """
+    dead = _dead(list(processes.values()))
+    if any(code != -signal.SIGTERM for _, code in dead):  # not the pool's own
+        dead = [(pid, code) for pid, code in dead if code != -signal.SIGTERM]
+    intro = (
+        "a process of the cf pool died while this batch ran or waited for it, "
+        "and the batch's unfinished states with it"
+    )
+    if not dead:
+        return WorkerError(f"{intro} (its exit status could not be read)")
+    described = "; ".join(_describe_exit(pid, code) for pid, code in dead)
+    error = WorkerError(f"{intro}: {described}")
+    error.details = {  # type: ignore[attr-defined]  # copied into _error.json
+        "worker_processes": [
+            {"pid": pid, "exitcode": code, **_signal_of(code)} for pid, code in dead
+        ]
+    }
+    return error
+
+
+def _dead(procs: list[Any]) -> list[tuple[int, int]]:
+    """(pid, exit code) of each process that has ended, reading a dying pool."""
+    dead = []
+    with suppress(OSError, ValueError):  # a closed sentinel: nothing more to read
+        by_sentinel = {proc.sentinel: proc for proc in procs}
+        for sentinel in multiprocessing.connection.wait(list(by_sentinel), timeout=0):
+            proc = by_sentinel[sentinel]
+            proc.join(timeout=5)  # reaps it: its exit code is then known
+            if proc.exitcode is not None:
+                dead.append((proc.pid, proc.exitcode))
+    return sorted(dead)
+
+
+_HINTS = {
+    "SIGKILL": ", often by the out-of-memory killer: give the state more memory or split it",
+    "SIGSEGV": ": a crash in compiled code (a C extension, or a library it calls)",
+    "SIGBUS": ": a crash in compiled code, or a memory-mapped file that shrank",
+    "SIGABRT": ": compiled code aborted (a failed assertion in a C library)",
+}
+
+
+def _signal_of(code: int) -> dict[str, Any]:
+    if code >= 0:
+        return {}
+    try:
+        return {"signal": signal.Signals(-code).name}
+    except ValueError:
+        return {"signal": -code}
+
+
+def _describe_exit(pid: int, code: int) -> str:
+    if code >= 0:
+        return f"process {pid} exited with code {code}: the process called os._exit({code})"
+    name = _signal_of(code)["signal"]
+    text = f"process {pid} was killed by {name} (signal {-code})"
+    hint = _HINTS.get(str(name), "")
+    return text + hint
 
 
 def _started_pool(

@@ -97,10 +97,20 @@ class PickledBatchWorker(Worker):
         try:
             seconds, outcomes = cloudpickle.loads(done.result())
         except BaseException as exc:  # a crashed process, handed to the scheduler
-            outer.set_exception(exc)
+            outer.set_exception(self._lost_batch_error(done, exc))
             return
         self.observe(seconds, len(outcomes))
         outer.set_result(outcomes)
+
+    def _lost_batch_error(
+        self, done: Future[bytes], exc: BaseException
+    ) -> BaseException:
+        """The error the states of a lost batch record: ``exc`` as it came.
+
+        A worker may say better what happened (which process died, and how),
+        in an error chained from ``exc``.
+        """
+        return exc
 
     def _pickled_class(self, task_class: type[Task]) -> bytes:
         pickled = self._pickled_classes.get(task_class)

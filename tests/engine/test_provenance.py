@@ -56,7 +56,7 @@ def _reference(
         "start": datetime.fromtimestamp(start, UTC).isoformat(timespec="microseconds"),
         "end": datetime.fromtimestamp(end, UTC).isoformat(timespec="microseconds"),
         "runtime": end - start,
-        "peak_memory_kb": peak,
+        "process_peak_memory_kb": peak,
         "task": f"{Echo.__module__}.{Echo.__qualname__}",
         "operation_hash": operation_hash(Echo).hex(),
         "worker": worker,
@@ -140,5 +140,7 @@ def test_provenance_of_a_real_run_is_the_json_of_its_dict() -> None:
     state = job.Job("ab" * 16, {}, {"x": b"\x07" * 16}, {"x": "Up-" + "cd" * 16})
     data = job._provenance(job._shared_provenance(Echo, "serial"), state, 1.5, 2.75)
     parsed = json.loads(data)
-    assert isinstance(parsed["peak_memory_kb"], int)
-    assert parsed == _reference("serial", state, 1.5, 2.75, parsed["peak_memory_kb"])
+    assert isinstance(parsed["process_peak_memory_kb"], int)
+    assert parsed == _reference(
+        "serial", state, 1.5, 2.75, parsed["process_peak_memory_kb"]
+    )
