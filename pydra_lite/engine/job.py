@@ -261,7 +261,7 @@ def _file_digests(inputs: Mapping[str, Any]) -> dict[str, bytes]:
     Not ``job.input_digests``: a workflow input's digest there is its upstream
     key, not the contents of the file it receives.
     """
-    return {f: hash_object(v, field=f) for f, v in inputs.items() if _holds_files(v)}
+    return {f: hash_object(v, field=f) for f, v in inputs.items() if holds_files(v)}
 
 
 def _check_inputs_unchanged(
@@ -357,7 +357,8 @@ def _filesets_in(value: Any, depth: int = 0) -> Iterator[FileSet]:
                 yield from _filesets_in(item, depth + 1)
 
 
-def _holds_files(value: Any) -> bool:
+def holds_files(value: Any) -> bool:
+    """Whether ``value`` is a file set, or a list or tuple holding one."""
     if isinstance(value, FileSet):
         return True
     if isinstance(value, list | tuple):

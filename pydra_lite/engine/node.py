@@ -34,8 +34,7 @@ from pydra_lite.compose.base import (
     state_of,
 )
 from pydra_lite.compose.lazy import is_lazy
-from pydra_lite.engine.job import Job
-from pydra_lite.files import FileSet
+from pydra_lite.engine.job import Job, holds_files
 from pydra_lite.hashing import DIGEST_SIZE, combine_digests, combine_hasher, hash_object
 
 DIGEST_PAD = b"\0" * DIGEST_SIZE
@@ -192,7 +191,7 @@ class Node:
         Two such states may have one checksum yet name different files.
         """
         return any(
-            _holds_files(item)
+            holds_files(item)
             for name in self._split_dims
             for item in self._values[name]
         )
@@ -204,11 +203,3 @@ class Node:
             key: self.state.nest(values, combiner) if combiner else values
             for key, values in per_state.items()
         }
-
-
-def _holds_files(value: Any) -> bool:
-    if isinstance(value, FileSet):
-        return True
-    if isinstance(value, list | tuple):
-        return any(isinstance(item, FileSet) for item in value)
-    return False

@@ -16,12 +16,12 @@ Workers are found by name (``"serial"``, ``"cf"``, ...), by dotted path
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
+from pydra_lite.engine.dotted import load_dotted
 from pydra_lite.engine.job import JobBatch, Outcome
 from pydra_lite.errors import WorkerError
 
@@ -198,16 +198,6 @@ def _unknown_options_msg(
 def _resolve(spec: str, target: str | type[Worker]) -> type[Worker]:
     if not isinstance(target, str):
         return target
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        msg = f"worker {spec!r} needs {exc.name!r}, which is not installed: {exc}"
-        if spec == "dask":
-            msg += "; install it with: pip install 'pydra-lite[dask]'"
-        raise WorkerError(msg) from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        msg = f"worker {spec!r}: module {module_name!r} has no {attr!r}"
-        raise WorkerError(msg) from None
+    extra = "dask" if spec == "dask" else ""
+    worker: type[Worker] = load_dotted("worker", spec, target, WorkerError, extra)
+    return worker

@@ -23,7 +23,6 @@ from their own modules when first named (``nexus`` needs h5py).
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 from abc import ABC, abstractmethod
@@ -31,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
+from pydra_lite.engine.dotted import load_dotted
 from pydra_lite.engine.stores.encoding import pickle_value, unpickle_value
 from pydra_lite.errors import InvalidEntryError, StoreError
 
@@ -207,17 +207,8 @@ def get_store(spec: str | Store) -> Store:
 
 
 def _import(spec: str, target: str) -> Callable[[], Store]:
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        msg = (
-            f"the {spec!r} result store needs {exc.name!r}, which cannot be "
-            f"imported ({exc}); install it with: pip install 'pydra-lite[{spec}]'"
-        )
-        raise StoreError(msg) from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        msg = f"result store {spec!r}: module {module_name!r} has no {attr!r}"
-        raise StoreError(msg) from None
+    extra = "" if spec in ("json", "pickle") else spec
+    factory: Callable[[], Store] = load_dotted(
+        "the result store", spec, target, StoreError, extra
+    )
+    return factory
