@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import linecache
 import re
-import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,18 +66,13 @@ class RemoteTraceback(Exception):  # noqa: N818 (concurrent.futures' name for it
         return f'\n"""\n{self.text.rstrip()}\n"""'
 
 
-def remote_traceback(
-    errors: Sequence[Mapping[str, Any]], classes: Mapping[str, type]
-) -> RemoteTraceback | None:
+def remote_traceback(errors: Sequence[Mapping[str, Any]]) -> RemoteTraceback | None:
     """The first failure's traceback, naming its state, as an exception."""
     if not errors:
         return None
     error = errors[0]
     text = str(error.get("traceback") or f"{error.get('type')}: {error.get('message')}")
-    task = classes.get(str(error.get("node") or error.get("task")))
-    if task is None:
-        task = classes.get(str(error.get("task")))
-    text = _with_real_files(text, task)
+    text = _with_real_files(text)
     head = failure_line(error).split(": ", 1)[0]
     return RemoteTraceback(f"{head}, on {error.get('host', 'its host')}:\n{text}")
 
@@ -86,64 +80,23 @@ def remote_traceback(
 _FRAME = re.compile(r'^  File "(.+)", line (\d+), in (.+)$')
 
 
-def _with_real_files(text: str, task_class: type | None) -> str:
-    """``text`` with each frame's file and source line, as this process knows them.
+def _with_real_files(text: str) -> str:
+    """``text`` with each frame's missing source line, as this process knows it.
 
-    cloudpickle sends a function defined in a script or notebook by value and
-    renames its code's file ``<dynamic-code>``; the frames of the task's own
-    function (and of the functions of its module it calls) keep their line
-    numbers, so the submitter, which has the code, names them again. A frame
-    with no source line (a notebook cell is no file a worker can read) gets
-    it from this process's ``linecache``, when it has it.
+    A task sent by value keeps its code's file names (workers/pickled.py), but
+    a notebook cell is no file a worker can read: its frames come back with
+    no source line, which this process's ``linecache`` (the kernel's cells)
+    gives.
     """
-    codes = _codes_of(task_class) if "<dynamic-code>" in text and task_class else []
     lines = text.splitlines(keepends=True)
     out = []
     for i, line in enumerate(lines):
+        out.append(line)
         match = _FRAME.match(line.rstrip("\n"))
         if not match:
-            out.append(line)
             continue
-        file, lineno, name = match[1], int(match[2]), match[3]
-        code = _code_at(codes, name, lineno) if file == "<dynamic-code>" else None
-        if code is not None:
-            file = code.co_filename
-            line = f'  File "{file}", line {lineno}, in {name}\n'
-        out.append(line)
         has_source = i + 1 < len(lines) and lines[i + 1].startswith("    ")
-        source = "" if has_source else linecache.getline(file, lineno).strip()
-        if source:
-            out.append(f"    {source}\n")
+        source = "" if has_source else linecache.getline(match[1], int(match[2]))
+        if source.strip():
+            out.append(f"    {source.strip()}\n")
     return "".join(out)
-
-
-def _codes_of(task_class: type) -> list[types.CodeType]:
-    """The code objects of a python task's function and of its module's functions."""
-    function = getattr(task_class, "_function", None)
-    if not isinstance(function, types.FunctionType):
-        return []
-    functions = [function] + [
-        value
-        for value in function.__globals__.values()
-        if isinstance(value, types.FunctionType)
-        and value.__module__ == function.__module__
-        and value is not function
-    ]
-    codes, stack = [], [f.__code__ for f in functions]
-    while stack:
-        code = stack.pop()
-        codes.append(code)
-        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return codes
-
-
-def _code_at(
-    codes: Sequence[types.CodeType], name: str, lineno: int
-) -> types.CodeType | None:
-    for code in codes:
-        if name not in (code.co_name, code.co_qualname):
-            continue
-        lines = [line for _, _, line in code.co_lines() if line is not None]
-        if lines and code.co_firstlineno <= lineno <= max(lines):
-            return code
-    return None

@@ -85,7 +85,6 @@ class Submitter:
         self.worker = get_worker(worker, **worker_options)
         self.rerun = rerun
         self.progress = progress
-        self.task_classes: dict[str, type] = {}  # by name, for tracebacks
 
     @property
     def cache_dir(self) -> Path:
@@ -112,7 +111,7 @@ class Submitter:
             result = _NodeRun(self, Node(task), rerun).run()
         if raise_errors and result.errored:
             error = task_failed(type(task).__name__, result)
-            raise error from remote_traceback(result.errors, self.task_classes)
+            raise error from remote_traceback(result.errors)
         return result
 
     def _run_workflow(self, task: WorkflowTask, rerun: bool) -> Result:
@@ -137,7 +136,6 @@ class _NodeRun:
         self.node = node
         self.rerun = rerun
         self.names = [spec.name for spec in output_specs(node.task_class)]
-        submitter.task_classes[node.name] = node.task_class
         self._known: set[str] | None = None  # entry names in the root, if scanned
 
     def run(self) -> Result:
@@ -284,10 +282,6 @@ def _run_graphs(
     split workflow share the worker."""
     start = time.perf_counter()
     graphs = [_workflow_graph(task) for task in tasks]
-    for graph in graphs[:1]:  # the states of a split workflow share their classes
-        sub.task_classes.update(
-            (node.name, node.task_class) for node in graph.nodes.values()
-        )
     results = [None if rerun else _cached_workflow(sub.cache, g) for g in graphs]
     todo = [i for i, found in enumerate(results) if found is None]
     if todo:

@@ -17,15 +17,23 @@ worker sets both from what a batch costs on its way.
 
 from __future__ import annotations
 
+import io
 import pickle
 import time
+import types
 from abc import abstractmethod
+from collections import ChainMap
 from concurrent.futures import Future
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import attrs
 import cloudpickle
+
+try:  # the code reducer whose file name we keep; absent: plain cloudpickle
+    from cloudpickle.cloudpickle import _code_reduce
+except ImportError:  # pragma: no cover - another cloudpickle layout
+    _code_reduce = None
 
 from pydra_lite.compose.base import Task
 from pydra_lite.engine.job import JobBatch, Outcome, run_batch
@@ -115,9 +123,42 @@ class PickledBatchWorker(Worker):
     def _pickled_class(self, task_class: type[Task]) -> bytes:
         pickled = self._pickled_classes.get(task_class)
         if pickled is None:
-            pickled = cloudpickle.dumps(task_class, protocol=pickle.HIGHEST_PROTOCOL)
+            pickled = dumps_keeping_file_names(task_class)
             self._pickled_classes[task_class] = pickled
         return pickled
+
+
+def _code_reduce_keeping_file(code: types.CodeType) -> Any:
+    rebuild, args = _code_reduce(code)
+    if "<dynamic-code>" not in args:  # another cloudpickle: keep what it does
+        return rebuild, args
+    at = args.index("<dynamic-code>")
+    return rebuild, (*args[:at], code.co_filename, *args[at + 1 :])
+
+
+class _FileNamePickler(cloudpickle.Pickler):
+    """cloudpickle, except that code sent by value keeps its file name.
+
+    cloudpickle names every such code object's file ``<dynamic-code>`` (so
+    that its bytes do not depend on where the code lives); a task defined in
+    a script or notebook would then fail in a worker with a traceback that
+    names no file and shows no source line. These bytes are only a cache key
+    in the worker, never a digest, so the file name may count.
+    """
+
+    dispatch_table = ChainMap(
+        {types.CodeType: _code_reduce_keeping_file},
+        cloudpickle.Pickler.dispatch_table,
+    )
+
+
+def dumps_keeping_file_names(obj: Any) -> bytes:
+    """``cloudpickle.dumps(obj)`` with the file names of its code kept."""
+    if _code_reduce is None:
+        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    _FileNamePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
 
 
 def run_pickled(pickled_class: bytes, jobs: bytes) -> bytes:

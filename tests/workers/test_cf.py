@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -142,3 +143,44 @@ def _alive(pids: Path) -> list[int]:
             continue
         alive.append(int(name))
     return alive
+
+
+TRACEBACK_SCRIPT = """
+import json, sys
+from pydra_lite import Submitter, python
+
+def helper(a):
+    raise ZeroDivisionError(f"cannot invert {a}")
+
+@python.define
+def Invert(a: int) -> float:
+    return helper(a)
+
+if __name__ == "__main__":
+    with Submitter(cache_dir=sys.argv[1], worker="cf", n_procs=2) as sub:
+        result = sub(Invert().split(a=[1, 2]), raise_errors=False)
+    print(json.dumps(result.errors[0]["traceback"]))
+"""
+
+
+def test_traceback_of_a_script_task_names_its_files_in_error_json(
+    tmp_path: Path,
+) -> None:
+    """A task sent by value to a pool process keeps its code's file names, so
+    the ``_error.json`` written there shows the script's lines (cloudpickle
+    alone names them ``<dynamic-code>``, with no source)."""
+    script = tmp_path / "invert.py"
+    script.write_text(TRACEBACK_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    traceback = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "<dynamic-code>" not in traceback
+    assert f'File "{script}", line 6, in helper' in traceback
+    assert 'raise ZeroDivisionError(f"cannot invert {a}")' in traceback
